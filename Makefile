@@ -1,0 +1,47 @@
+# Everyday commands. `make run` and `make test` work on a fresh clone with Python 3.11+ and make.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app app
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install run run-provider migrate test lint format check clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version))."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install the app with its dev tools
+
+migrate: $(STAMP)  ## Apply database migrations
+	$(FLASK) db upgrade
+
+run: migrate  ## Serve the app with the demo provider at http://127.0.0.1:5000
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+run-provider: $(STAMP)  ## Serve the demo provider on its own at http://127.0.0.1:5001
+	$(BIN)/flask --app demo_provider run --host 127.0.0.1 --port 5001
+
+test: $(STAMP)  ## Run the whole test suite
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)  ## Format the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: lint test  ## Everything CI runs
+
+clean:  ## Remove the virtual environment and caches (keeps instance/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

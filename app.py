@@ -1,0 +1,99 @@
+"""The application factory: configuration, extensions, providers, blueprints and CLI.
+
+The only place where the parts are wired together; `flask --app app run` finds `create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+import accounts
+import config
+import providers
+import tokens
+import web
+from blueprints import callback, health, login, profile
+from extensions import csrf, db, login_manager, migrate
+from providers.http import Connections
+from providers.metadata import MetadataCache
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+DEMO_PROVIDER_MOUNT = "/demo-provider"
+DEMO_CLIENT_NAME = "Flask Sign-in Reference App"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the client app; with the embedded demo provider mounted when configured."""
+    app = Flask(__name__, instance_relative_config=True)
+    config.load(app, test_config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "login.index"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.user_loader(accounts.load_user)
+
+    tokens.init_app(app)
+    app.extensions["providers"] = providers.build(app.config)
+    app.extensions["provider_connections"] = Connections()
+    app.extensions["provider_metadata"] = MetadataCache()
+
+    for blueprint in (login.bp, callback.bp, profile.bp, health.bp):
+        app.register_blueprint(blueprint)
+    web.init_app(app)
+    app.cli.add_command(providers_command)
+
+    if app.config["DEMO_PROVIDER_ENABLED"] and app.config["DEMO_PROVIDER_EMBEDDED"]:
+        _mount_demo_provider(app)
+    return app
+
+
+def _mount_demo_provider(app: Flask) -> None:
+    """Serve the demo provider under /demo-provider: a separate app with its own database,
+    keys and cookie, reached by the client over HTTP like any other provider."""
+    import demo_provider
+
+    base_url = app.config["BASE_URL"]
+    client = app.extensions["providers"]["demo"]
+    provider_app = demo_provider.create_app(
+        {
+            "DEMO_PROVIDER_ISSUER": base_url + DEMO_PROVIDER_MOUNT,
+            "DEMO_PROVIDER_ACCESS_TOKEN_TTL": app.config["DEMO_PROVIDER_ACCESS_TOKEN_TTL"],
+            "DEMO_PROVIDER_SHOW_DEMO_USERS": app.config["APP_ENV"] != "production",
+            "DEMO_PROVIDER_CLIENTS": [
+                {
+                    "client_id": app.config["DEMO_CLIENT_ID"],
+                    "client_secret": app.config["DEMO_CLIENT_SECRET"],
+                    "redirect_uris": [client.redirect_uri(base_url)],
+                    "client_name": DEMO_CLIENT_NAME,
+                    "scope": client.scope,
+                }
+            ],
+        },
+        instance_path=app.instance_path,
+    )
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEMO_PROVIDER_MOUNT: provider_app})
+
+
+@click.command("providers")
+@with_appcontext
+def providers_command() -> None:
+    """List the configured providers with the exact redirect URI to register at each."""
+    configured = providers.enabled()
+    if not configured:
+        click.echo("No providers are configured. See README, 'Add a real provider'.")
+    for provider in configured:
+        uri = provider.redirect_uri(current_app.config["BASE_URL"])
+        kind = f"OpenID Connect, issuer {provider.issuer}" if provider.is_oidc else "OAuth 2.0"
+        click.echo(
+            f"{provider.name:<10} {provider.title:<20} {kind}\n           redirect URI: {uri}"
+        )

@@ -1,0 +1,86 @@
+"""The redirect endpoint: the provider sends the browser back here with a code (or an error).
+Checks in order: state, provider, issuer, error, then code -> tokens -> verified identity.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import login_user
+
+import accounts
+import login_attempts
+import providers
+from blueprints.login import PENDING_KEY
+from blueprints.next_url import safe_next_url
+
+bp = Blueprint("callback", __name__)
+
+MAX_STATE_LENGTH = 512
+SINGLE_VALUED = ("state", "code", "iss", "error")
+
+
+def _refuse(provider: providers.Provider, reason: str, message: str):
+    return _error_page(provider, providers.SignInRejected(reason, message))
+
+
+def _error_page(provider: providers.Provider, error: providers.ProviderError):
+    current_app.logger.warning("sign-in failed: provider=%s reason=%s", provider.name, error.reason)
+    return render_template("callback/error.html", error=error, provider=provider), error.status
+
+
+@bp.get("/callback/<provider_name>")
+def finish(provider_name: str):
+    provider = providers.get(provider_name)
+    if provider is None:
+        abort(404)
+    args = request.args
+    # A parameter sent twice is an attempt to confuse one parser or another: refuse it.
+    if any(len(args.getlist(name)) > 1 for name in SINGLE_VALUED):
+        return _refuse(provider, "duplicate_parameter", "The sign-in response was malformed.")
+
+    state = args.get("state", "")
+    pending = session.get(PENDING_KEY, [])
+    attempt_id = login_attempts.attempt_id(state) if 0 < len(state) <= MAX_STATE_LENGTH else None
+    if attempt_id is None or attempt_id not in pending:
+        # No state, or one this browser never started: a forged or cross-browser response.
+        return _refuse(provider, "state_unknown", "This sign-in was not started in this browser.")
+    # Single use, success or failure: remove it from the browser and the database first.
+    session[PENDING_KEY] = [p for p in pending if p != attempt_id]
+    attempt = login_attempts.consume(attempt_id)
+    if attempt is None:
+        return _refuse(
+            provider, "state_expired", "This sign-in link has expired or was already used."
+        )
+    if attempt.provider != provider.name:
+        # A response for provider A delivered to provider B's callback: a mix-up attack.
+        return _refuse(provider, "provider_mismatch", "This response belongs to another provider.")
+
+    try:
+        result = providers.finish(
+            provider,
+            args,
+            nonce=attempt.nonce,
+            code_verifier=login_attempts.code_verifier(attempt),
+        )
+    except providers.ProviderError as error:
+        return _error_page(provider, error)
+
+    user = accounts.sign_in(result)
+    # A fresh session for the signed-in user (no fixation); other tabs' sign-ins stay valid.
+    still_pending = login_attempts.still_pending(session.get(PENDING_KEY, []))
+    session.clear()
+    if still_pending:
+        session[PENDING_KEY] = still_pending
+    login_user(user)
+    current_app.logger.info("signed in: provider=%s user=%s", provider.name, user.id)
+    destination = safe_next_url(attempt.next_url) or url_for("profile.show")
+    return redirect(destination, code=303)

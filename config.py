@@ -1,0 +1,200 @@
+"""Configuration layers: defaults, then `instance/config.py`, then the environment, then test
+overrides. Development gets per-install secrets generated into `instance/`; production refuses
+to start on missing or default ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    "APP_ENV": "development",
+    # The public address of this app. Redirect URIs are built from it, never from the request's
+    # Host header, which an attacker controls.
+    "BASE_URL": "http://127.0.0.1:5000",
+    "DATABASE_URL": None,
+    "SECRET_KEY": None,
+    "TOKEN_ENCRYPTION_KEYS": None,
+    # Refresh an access token this many seconds before it expires, so it cannot lapse in flight.
+    "TOKEN_REFRESH_LEEWAY": 60,
+    # How long a started sign-in may take before its state is refused, and how many may be
+    # pending in one browser (several tabs) before the oldest is dropped.
+    "LOGIN_ATTEMPT_TTL": 600,
+    "MAX_PENDING_LOGINS": 5,
+    "HTTP_CONNECT_TIMEOUT": 3.05,
+    "HTTP_READ_TIMEOUT": 10.0,
+    "HTTP_POOL_SIZE": 10,
+    # Discovery documents and JWKS are cached this long; an unknown key id refetches the JWKS at
+    # most once per JWKS_MIN_REFETCH_INTERVAL so random `kid`s cannot cause a fetch storm.
+    "PROVIDER_METADATA_TTL": 3600,
+    "JWKS_MIN_REFETCH_INTERVAL": 60,
+    "ID_TOKEN_LEEWAY": 60,
+    "DEMO_PROVIDER_ENABLED": None,
+    "DEMO_PROVIDER_EMBEDDED": None,
+    "DEMO_PROVIDER_ACCESS_TOKEN_TTL": 300,
+    "DEMO_CLIENT_ID": "reference-app",
+    "DEMO_CLIENT_SECRET": None,
+    "DEMO_ISSUER": None,
+    "OIDC_PROVIDERS": "",
+    "SESSION_COOKIE_HTTPONLY": True,
+    # Lax, not Strict: the provider's redirect back to /callback is a cross-site navigation,
+    # and a Strict cookie would be withheld from it, failing every state check.
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+}
+
+# Environment variables read as they are named, with the type to parse them into.
+ENVIRONMENT: dict[str, type] = {
+    "APP_ENV": str,
+    "BASE_URL": str,
+    "DATABASE_URL": str,
+    "SECRET_KEY": str,
+    "TOKEN_ENCRYPTION_KEYS": str,
+    "TOKEN_REFRESH_LEEWAY": int,
+    "LOGIN_ATTEMPT_TTL": int,
+    "MAX_PENDING_LOGINS": int,
+    "HTTP_CONNECT_TIMEOUT": float,
+    "HTTP_READ_TIMEOUT": float,
+    "HTTP_POOL_SIZE": int,
+    "PROVIDER_METADATA_TTL": int,
+    "JWKS_MIN_REFETCH_INTERVAL": int,
+    "ID_TOKEN_LEEWAY": int,
+    "DEMO_PROVIDER_ENABLED": bool,
+    "DEMO_PROVIDER_EMBEDDED": bool,
+    "DEMO_PROVIDER_ACCESS_TOKEN_TTL": int,
+    "DEMO_CLIENT_ID": str,
+    "DEMO_CLIENT_SECRET": str,
+    "DEMO_ISSUER": str,
+    "OIDC_PROVIDERS": str,
+    "SESSION_COOKIE_SECURE": bool,
+}
+
+# Per-provider settings read from the environment for every provider name the app knows of.
+PROVIDER_SETTINGS = ("CLIENT_ID", "CLIENT_SECRET", "ISSUER", "SCOPE", "TITLE")
+BUILT_IN_PROVIDERS = ("GITHUB", "GOOGLE", "GITLAB")
+
+DEV_SECRETS_FILE = "dev-secrets.json"
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration is unsafe or incomplete; the message says what to set."""
+
+
+def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
+    """Fill `app.config` from every layer, generate development secrets, check production."""
+    app.config.update(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(_from_environment(os.environ, app.config))
+    if overrides:
+        app.config.update(overrides)
+
+    production = app.config["APP_ENV"] == "production"
+    _apply_environment_defaults(app, production)
+    if production:
+        check_production(app.config)
+    else:
+        _fill_development_secrets(app)
+    app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or (
+        "sqlite:///" + os.path.join(app.instance_path, "app.sqlite3")
+    )
+
+
+def _parse(value: str, kind: type) -> Any:
+    if kind is bool:
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(value)
+
+
+def _from_environment(environ: Mapping[str, str], current: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings present in the environment, parsed; provider settings included."""
+    found = {
+        name: _parse(environ[name], kind) for name, kind in ENVIRONMENT.items() if name in environ
+    }
+    oidc_names = found.get("OIDC_PROVIDERS", current.get("OIDC_PROVIDERS", ""))
+    prefixes = [*BUILT_IN_PROVIDERS, *provider_names(oidc_names)]
+    for prefix in (p.upper() for p in prefixes):
+        for setting in PROVIDER_SETTINGS:
+            key = f"{prefix}_{setting}"
+            if key in environ:
+                found[key] = environ[key]
+    return found
+
+
+def provider_names(value: str) -> list[str]:
+    """The provider slugs listed in an `OIDC_PROVIDERS` value."""
+    return [name.strip().lower() for name in value.split(",") if name.strip()]
+
+
+def _apply_environment_defaults(app: Flask, production: bool) -> None:
+    """Settings whose default depends on development vs production."""
+    config = app.config
+    if config["DEMO_PROVIDER_ENABLED"] is None:
+        # The demo provider has published passwords: never on in production unless asked for.
+        config["DEMO_PROVIDER_ENABLED"] = not production
+    if config["DEMO_PROVIDER_EMBEDDED"] is None:
+        config["DEMO_PROVIDER_EMBEDDED"] = (
+            config["DEMO_PROVIDER_ENABLED"] and not config["DEMO_ISSUER"]
+        )
+    if not config["DEMO_ISSUER"]:
+        config["DEMO_ISSUER"] = config["BASE_URL"].rstrip("/") + "/demo-provider"
+    if config["SESSION_COOKIE_SECURE"] is None:
+        config["SESSION_COOKIE_SECURE"] = production
+
+
+def _fill_development_secrets(app: Flask) -> None:
+    """Generate per-install secrets into instance/ once: never shared, never committed."""
+    missing = [
+        key
+        for key in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "DEMO_CLIENT_SECRET")
+        if not app.config.get(key)
+    ]
+    if not missing:
+        return
+    generated = _read_or_create_json(
+        Path(app.instance_path) / DEV_SECRETS_FILE,
+        lambda: {
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DEMO_CLIENT_SECRET": secrets.token_urlsafe(32),
+        },
+    )
+    for key in missing:
+        app.config[key] = generated[key]
+
+
+def _read_or_create_json(path: Path, make: Any) -> dict[str, str]:
+    """Read a JSON file, or create it with owner-only permissions; safe when processes race."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return json.loads(path.read_text())
+    with os.fdopen(fd, "w") as file:
+        json.dump(make(), file)
+    return json.loads(path.read_text())
+
+
+def check_production(config: Mapping[str, Any]) -> None:
+    """Refuse to run in production with a configuration that would be unsafe there."""
+    problems = []
+    secret_key = config.get("SECRET_KEY") or ""
+    if len(secret_key) < 32:
+        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    if not config.get("TOKEN_ENCRYPTION_KEYS"):
+        problems.append("TOKEN_ENCRYPTION_KEYS must be set (generate one: see README)")
+    if not str(config.get("BASE_URL", "")).startswith("https://"):
+        problems.append("BASE_URL must be the app's public https:// address")
+    if not config.get("DATABASE_URL"):
+        problems.append("DATABASE_URL must point at the production database")
+    if problems:
+        raise ConfigurationError("Refusing to start in production: " + "; ".join(problems) + ".")

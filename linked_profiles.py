@@ -1,0 +1,75 @@
+"""What the profile page shows for each linked provider: the token's status and the user's profile
+fetched live from the provider's API with a fresh access token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import providers
+import tokens
+from models import LinkedAccount, LinkStatus, User
+
+
+@dataclass(frozen=True)
+class LinkedProfile:
+    """One linked provider as the profile page shows it."""
+
+    provider: str
+    title: str
+    #: "connected", "reconnect_needed" or "unavailable".
+    status: str
+    profile: providers.Profile | None
+    scopes: tuple[str, ...]
+    expires_at: datetime | None
+    refreshed_at: datetime | None
+    message: str | None = None
+
+
+def for_user(user: User) -> list[LinkedProfile]:
+    """Every linked provider of the user, each with a live profile when the provider allows it."""
+    return [_load(link) for link in user.linked_accounts]
+
+
+def _load(link: LinkedAccount) -> LinkedProfile:
+    provider = providers.get(link.provider)
+    title = provider.title if provider else link.provider
+    if provider is None:
+        return _view(link, title, "unavailable", None, "This provider is no longer offered here.")
+    try:
+        profile = _fetch(provider, link)
+    except tokens.ReconnectNeeded:
+        return _view(
+            link, title, LinkStatus.RECONNECT_NEEDED, None, f"{title} needs you to reconnect."
+        )
+    except providers.ProviderError as error:
+        return _view(link, title, "unavailable", None, f"{error.message} {error.advice}")
+    return _view(link, title, LinkStatus.CONNECTED, profile, None)
+
+
+def _fetch(provider: providers.Provider, link: LinkedAccount) -> providers.Profile:
+    """Call the API with a fresh token; on a 401 for a token we thought good, refresh once."""
+    access_token = tokens.fresh_access_token(link)
+    try:
+        return providers.fetch_profile(provider, access_token)
+    except providers.AccessTokenRejected:
+        access_token = tokens.fresh_access_token(link, force_refresh=True)
+        try:
+            return providers.fetch_profile(provider, access_token)
+        except providers.AccessTokenRejected:
+            tokens.mark_reconnect_needed(link)
+            raise tokens.ReconnectNeeded(link.provider, "api_token_rejected") from None
+
+
+def _view(link, title, status, profile, message) -> LinkedProfile:
+    return LinkedProfile(
+        provider=link.provider,
+        title=title,
+        status=status,
+        profile=profile,
+        scopes=tuple((link.scope or "").split()),
+        expires_at=link.expires_at,
+        refreshed_at=link.refreshed_at,
+        message=message,
+    )

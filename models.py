@@ -1,0 +1,122 @@
+"""Database models of the client: users, the provider identities linked to them with their
+encrypted tokens, and the short-lived sign-in attempts that carry state, nonce and PKCE verifier.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import DateTime, TypeDecorator
+
+from extensions import db
+
+
+def utcnow() -> datetime:
+    """Current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that always comes back aware and in UTC, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        # SQLite keeps no zone: the value was stored in UTC, so mark it as such.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class User(UserMixin, db.Model):
+    """A person of this app. They sign in through any of their linked provider identities."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    linked_accounts: Mapped[list[LinkedAccount]] = relationship(
+        back_populates="user",
+        cascade="all, delete-orphan",
+        order_by="LinkedAccount.created_at",
+    )
+
+
+class LinkStatus:
+    """Values of `LinkedAccount.status`."""
+
+    CONNECTED = "connected"
+    # The provider refused our refresh token (revoked, expired, reused): the user must run the
+    # authorization flow again to give us a new grant.
+    RECONNECT_NEEDED = "reconnect_needed"
+
+
+class LinkedAccount(db.Model):
+    """One provider identity `(provider, subject)` linked to a user, with that grant's tokens.
+
+    Identity is the provider's stable subject identifier, never an e-mail address: e-mail
+    addresses change hands and some providers do not verify them.
+    """
+
+    __tablename__ = "linked_accounts"
+    __table_args__ = (
+        UniqueConstraint("provider", "subject", name="uq_linked_accounts_provider_subject"),
+        UniqueConstraint("user_id", "provider", name="uq_linked_accounts_user_provider"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    issuer: Mapped[str | None] = mapped_column(String(2048))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    scope: Mapped[str | None] = mapped_column(Text)
+
+    # Fernet ciphertexts (see tokens.py): a leaked database or backup reveals no usable token.
+    access_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(32), default=LinkStatus.CONNECTED)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="linked_accounts")
+
+
+class LoginAttempt(db.Model):
+    """A sign-in started in one browser and not yet finished: kept server-side, used once.
+
+    The row is keyed by a digest of `state`; the browser's session holds the same digest, so a
+    callback only completes in the browser that started it (login CSRF) and only once (replay).
+    """
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    next_url: Mapped[str | None] = mapped_column(String(2048))
+    # Set when a signed-in user links another provider; the callback must run as that user.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

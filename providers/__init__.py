@@ -1,0 +1,48 @@
+"""The providers layer: which providers are configured, and every conversation with them.
+
+Callers import this package and use its functions (`providers.fetch_profile(...)`), so the call
+site shows the layer and a test can patch one place.
+"""
+
+from providers.api import fetch_profile, refresh
+from providers.errors import (
+    AccessTokenRejected,
+    GrantRevoked,
+    ProviderError,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    SignInCancelled,
+    SignInRejected,
+)
+from providers.registry import Profile, Provider, build, enabled, get
+from providers.signin import (
+    AuthorizationRequest,
+    Identity,
+    SignInResult,
+    authorization_request,
+    finish,
+    redirect_uri,
+)
+
+__all__ = [
+    "AccessTokenRejected",
+    "AuthorizationRequest",
+    "GrantRevoked",
+    "Identity",
+    "Profile",
+    "Provider",
+    "ProviderError",
+    "ProviderMisconfigured",
+    "ProviderUnavailable",
+    "SignInCancelled",
+    "SignInRejected",
+    "SignInResult",
+    "authorization_request",
+    "build",
+    "enabled",
+    "fetch_profile",
+    "finish",
+    "get",
+    "redirect_uri",
+    "refresh",
+]

@@ -1,0 +1,122 @@
+"""Calls made with a user's tokens: the provider's API with the access token, and the token
+endpoint with the refresh token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from authlib.integrations.base_client.errors import OAuthError
+
+from providers import http, idtoken, metadata
+from providers.errors import (
+    AccessTokenRejected,
+    GrantRevoked,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    SignInRejected,
+)
+from providers.registry import Profile, Provider
+
+MAX_API_RESPONSE_BYTES = 1024 * 1024
+
+
+def endpoint(provider: Provider, key_or_url: str) -> str:
+    """Resolve a metadata key such as `userinfo_endpoint` to its URL; URLs pass through."""
+    if key_or_url.startswith(("https://", "http://")):
+        return key_or_url
+    url = metadata.server_metadata(provider).get(key_or_url)
+    if not isinstance(url, str):
+        raise ProviderMisconfigured("endpoint_missing", f"{provider.title} has no {key_or_url}.")
+    return url
+
+
+def get_json(provider: Provider, url: str, access_token: str) -> Any:
+    """GET a provider API resource with the access token in the Authorization header.
+
+    The token goes in the header only, never in the URL, where logs and referrers would keep it.
+    """
+    try:
+        response = http.session(provider).get(
+            url,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            timeout=http.timeout(),
+        )
+    except requests.RequestException as error:
+        raise ProviderUnavailable(
+            "api_unreachable", f"{provider.title} could not be reached."
+        ) from error
+    if response.status_code == 401:
+        raise AccessTokenRejected(
+            "api_token_rejected", f"{provider.title} refused our access token."
+        )
+    if response.status_code != 200:
+        raise ProviderUnavailable(
+            f"api_http_{response.status_code}", f"{provider.title} is not answering properly."
+        )
+    if len(response.content) > MAX_API_RESPONSE_BYTES:
+        raise ProviderUnavailable("api_response_too_large", f"{provider.title} sent too much data.")
+    try:
+        return response.json()
+    except ValueError as error:
+        raise ProviderUnavailable(
+            "api_not_json", f"{provider.title} sent malformed data."
+        ) from error
+
+
+def fetch_profile(provider: Provider, access_token: str) -> Profile:
+    """The user's profile, live from the provider's API."""
+    payload = get_json(provider, endpoint(provider, provider.profile_endpoint), access_token)
+    if not isinstance(payload, Mapping):
+        raise ProviderUnavailable("api_not_object", f"{provider.title} sent malformed data.")
+    return provider.map_profile(payload)
+
+
+def check_token_response(provider: Provider, token: Mapping[str, Any]) -> None:
+    """A token response must carry a bearer access token (RFC 6749 §5.1, RFC 6750)."""
+    if str(token.get("token_type", "")).lower() != "bearer":
+        raise SignInRejected("token_type_not_bearer", f"{provider.title} sent an unusable token.")
+    if not isinstance(token.get("access_token"), str) or not token["access_token"]:
+        raise SignInRejected("access_token_missing", f"{provider.title} sent no access token.")
+
+
+def refresh(provider: Provider, refresh_token: str, original: Mapping[str, Any]) -> dict[str, Any]:
+    """A new token set for a refresh token; `original` holds the linked identity's iss and sub.
+
+    GrantRevoked when the provider answers `invalid_grant` (revoked, expired or reused refresh
+    token); ProviderUnavailable for anything transient, so the caller keeps what it has.
+    """
+    client = http.oauth_session(provider)
+    token_endpoint = endpoint(provider, "token_endpoint")
+    try:
+        token = dict(client.refresh_token(token_endpoint, refresh_token=refresh_token))
+    except OAuthError as error:
+        if error.error == "invalid_grant":
+            raise GrantRevoked(
+                "refresh_invalid_grant", f"{provider.title} ended our access."
+            ) from error
+        raise ProviderMisconfigured(
+            f"refresh_{safe_code(error.error)}", f"{provider.title} refused to refresh our access."
+        ) from error
+    except (requests.RequestException, ValueError) as error:
+        raise ProviderUnavailable(
+            "refresh_unavailable", f"{provider.title} could not be reached."
+        ) from error
+    try:
+        check_token_response(provider, token)
+        if provider.is_oidc and token.get("id_token"):
+            # Core §12.2: a refreshed ID token must describe the same person from the same issuer.
+            idtoken.validate(provider, token["id_token"], nonce=None, original=original)
+    except SignInRejected as error:
+        raise GrantRevoked(
+            error.reason, f"{provider.title} sent a token we cannot trust."
+        ) from error
+    return token
+
+
+def safe_code(value: object) -> str:
+    """A provider error code reduced to characters safe for logs and pages."""
+    text = str(value)[:40]
+    return "".join(c for c in text if c.isalnum() or c == "_") or "unknown"

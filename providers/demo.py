@@ -1,0 +1,50 @@
+"""The embedded demo provider, seen from the client: an ordinary OpenID Connect issuer that
+happens to be served by `demo_provider/`. The client reaches it over HTTP only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from providers.registry import Profile, Provider
+
+NAME = "demo"
+TITLE = "Demo Provider"
+# offline_access asks for a refresh token, so the profile page keeps working after the short
+# access-token lifetime without sending the person back through the provider.
+SCOPE = "openid profile email offline_access"
+
+
+def map_profile(payload: Mapping[str, Any]) -> Profile:
+    """Map the demo provider's `/api/profile` payload to the common profile shape."""
+    labels = (
+        ("bio", "Bio"),
+        ("location", "Location"),
+        ("member_since", "Member since"),
+        ("fetched_at", "Fetched from the provider at"),
+    )
+    return Profile(
+        display_name=str(payload.get("name") or payload.get("username") or "Demo user"),
+        username=payload.get("username"),
+        email=payload.get("email"),
+        details=tuple((label, str(payload[key])) for key, label in labels if payload.get(key)),
+    )
+
+
+def from_config(config: Mapping[str, Any]) -> list[Provider]:
+    """The demo provider, when it is enabled."""
+    if not config.get("DEMO_PROVIDER_ENABLED"):
+        return []
+    return [
+        Provider(
+            name=NAME,
+            title=config.get("DEMO_TITLE") or TITLE,
+            client_id=config["DEMO_CLIENT_ID"],
+            client_secret=config["DEMO_CLIENT_SECRET"],
+            scope=config.get("DEMO_SCOPE") or SCOPE,
+            issuer=config["DEMO_ISSUER"].rstrip("/"),
+            profile_endpoint="profile_endpoint",
+            map_profile=map_profile,
+        )
+    ]

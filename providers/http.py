@@ -1,0 +1,102 @@
+"""Connections to providers: one pooled HTTP adapter per provider, reused by every request and
+every thread, with connect and read timeouts on every call.
+"""
+
+from __future__ import annotations
+
+import threading
+from base64 import b64encode
+from http.cookiejar import DefaultCookiePolicy
+from urllib.parse import quote
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from flask import current_app
+from requests.adapters import HTTPAdapter
+
+from providers.registry import Provider
+
+USER_AGENT = "flask-signin-reference/0.1"
+
+
+class _NoCookies(DefaultCookiePolicy):
+    """Refuse provider cookies: a session shared by all users must not carry one user's state."""
+
+    def set_ok(self, cookie, request) -> bool:
+        return False
+
+
+class Connections:
+    """The pooled sessions of one app, created on first use (never at start-up)."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, requests.Session] = {}
+        self._lock = threading.Lock()
+
+    def session(self, provider: Provider) -> requests.Session:
+        """The shared session for plain requests to this provider (discovery, JWKS, API)."""
+        session = self._sessions.get(provider.name)
+        if session is None:
+            with self._lock:
+                session = self._sessions.get(provider.name)
+                if session is None:
+                    session = self._sessions[provider.name] = _new_session()
+        return session
+
+
+def _new_session() -> requests.Session:
+    pool_size = current_app.config["HTTP_POOL_SIZE"]
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.cookies.set_policy(_NoCookies())
+    session.headers["User-Agent"] = USER_AGENT
+    # Proxies and .netrc from the environment must not silently receive client secrets.
+    session.trust_env = False
+    return session
+
+
+def timeout() -> tuple[float, float]:
+    """(connect, read) timeout in seconds for every outbound call."""
+    config = current_app.config
+    return (config["HTTP_CONNECT_TIMEOUT"], config["HTTP_READ_TIMEOUT"])
+
+
+def session(provider: Provider) -> requests.Session:
+    """The pooled session for this provider."""
+    return current_app.extensions["provider_connections"].session(provider)
+
+
+def _client_secret_basic(client, method, uri, headers, body):
+    """HTTP Basic client authentication as RFC 6749 §2.3.1 spells it: the id and secret are
+    form-urlencoded first, so a secret containing `:` or `%` reaches the provider intact."""
+    user = quote(client.client_id, safe="")
+    password = quote(client.client_secret or "", safe="")
+    headers["Authorization"] = "Basic " + b64encode(f"{user}:{password}".encode()).decode()
+    return uri, headers, body
+
+
+def oauth_session(provider: Provider, **kwargs) -> OAuth2Session:
+    """An Authlib OAuth 2.0 session for one exchange, riding on the provider's shared pool.
+
+    A new object per call because Authlib keeps the last token on it; the connections underneath
+    are the pooled ones, so never call `close()` on it (that would close the shared pool).
+    """
+    client = OAuth2Session(
+        client_id=provider.client_id,
+        client_secret=provider.client_secret,
+        token_endpoint_auth_method="client_secret_basic",  # noqa: S106 (a method name)
+        revocation_endpoint_auth_method="client_secret_basic",
+        code_challenge_method="S256",
+        default_timeout=timeout(),
+        **kwargs,
+    )
+    client.register_client_auth_method(("client_secret_basic", _client_secret_basic))
+    shared = session(provider)
+    for prefix in ("https://", "http://"):
+        client.mount(prefix, shared.get_adapter(prefix))
+    client.cookies.set_policy(_NoCookies())
+    client.headers["User-Agent"] = USER_AGENT
+    client.trust_env = False
+    return client

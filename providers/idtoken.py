@@ -1,0 +1,131 @@
+"""ID token validation as OpenID Connect Core §3.1.3.7 requires, closing the gaps a library leaves
+to the app: pinned algorithms, keys only from the provider's JWKS, exact `iss`, our client in `aud`
+(and nothing untrusted beside it), `azp`, `exp`, `iat`, and the `nonce` of this sign-in.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.util import urlsafe_b64decode
+
+from providers import metadata
+from providers.errors import SignInRejected
+from providers.registry import Provider
+
+# An ID token is a few kilobytes; a huge one is an attack on the parser (CVE-2025-61920).
+MAX_ID_TOKEN_LENGTH = 16 * 1024
+# Header members that would let the token choose its own key; keys come from jwks_uri only.
+FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
+
+
+def _reject(reason: str) -> SignInRejected:
+    return SignInRejected(reason, "The identity token from the provider failed validation.")
+
+
+def _header(id_token: str) -> dict[str, Any]:
+    if len(id_token) > MAX_ID_TOKEN_LENGTH:
+        raise _reject("id_token_too_large")
+    parts = id_token.split(".")
+    # Three parts: a signed token. Five would be an encrypted one, which is not configured.
+    if len(parts) != 3:
+        raise _reject("id_token_malformed")
+    try:
+        header = json.loads(urlsafe_b64decode(parts[0].encode()))
+    except (ValueError, TypeError) as error:
+        raise _reject("id_token_malformed") from error
+    if not isinstance(header, dict):
+        raise _reject("id_token_malformed")
+    return header
+
+
+def validate(
+    provider: Provider,
+    id_token: str,
+    *,
+    nonce: str | None,
+    original: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The verified claims of an ID token, or SignInRejected.
+
+    `nonce` is the value sent in this sign-in's authorization request; `original` holds the
+    claims of the first ID token when this one came back with a refresh (Core §12.2: same
+    `iss` and `sub`).
+    """
+    if not isinstance(id_token, str):
+        raise _reject("id_token_malformed")
+    header = _header(id_token)
+    if header.get("alg") not in provider.id_token_algorithms:
+        # Never `none`, never an HMAC keyed with a public key: only the pinned algorithms.
+        raise _reject("id_token_algorithm_not_allowed")
+    if FORBIDDEN_HEADERS & header.keys():
+        raise _reject("id_token_header_not_allowed")
+    if header.get("typ") not in (None, "JWT", "jwt"):
+        raise _reject("id_token_wrong_type")
+
+    keys = metadata.key_set(provider)
+    try:
+        token = _decode(provider, id_token, keys)
+    except InvalidKeyIdError:
+        # The provider may have rotated its key since we cached the JWKS: fetch once more.
+        try:
+            token = _decode(provider, id_token, metadata.key_set(provider, refetch=True))
+        except InvalidKeyIdError as error:
+            raise _reject("id_token_unknown_key") from error
+    claims = token.claims
+    _check_claims(provider, claims, nonce)
+    if original is not None and (
+        claims.get("iss") != original.get("iss") or claims.get("sub") != original.get("sub")
+    ):
+        raise _reject("id_token_subject_changed")
+    return claims
+
+
+def _decode(provider: Provider, id_token: str, keys) -> jwt.Token:
+    try:
+        return jwt.decode(id_token, keys, algorithms=list(provider.id_token_algorithms))
+    except InvalidKeyIdError:
+        raise
+    except (JoseError, ValueError, TypeError) as error:
+        raise _reject("id_token_bad_signature") from error
+
+
+def _check_claims(provider: Provider, claims: dict[str, Any], nonce: str | None) -> None:
+    registry = jwt.JWTClaimsRegistry(
+        leeway=current_app.config["ID_TOKEN_LEEWAY"],
+        iss={"essential": True, "value": provider.issuer},
+        sub={"essential": True},
+        aud={"essential": True, "value": provider.client_id},
+        exp={"essential": True},
+        iat={"essential": True},
+    )
+    try:
+        registry.validate(claims)
+    except JoseError as error:
+        name = getattr(error, "claim", None) or "claims"
+        raise _reject(f"id_token_invalid_{name}") from error
+
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub or len(sub) > 255:
+        raise _reject("id_token_invalid_sub")
+    # Core §3.1.3.7 (3)-(5): our client must be an audience and no untrusted one may stand
+    # beside it; with several audiences, `azp` must name us.
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if set(audiences) != {provider.client_id}:
+        raise _reject("id_token_untrusted_audience")
+    if "azp" in claims and claims["azp"] != provider.client_id:
+        raise _reject("id_token_invalid_azp")
+    if not isinstance(claims["iat"], int | float):
+        raise _reject("id_token_invalid_iat")
+    # The nonce binds the token to the authorization request this browser made: a token
+    # injected from another sign-in carries another nonce.
+    if nonce is not None:
+        received = claims.get("nonce")
+        if not isinstance(received, str) or not hmac.compare_digest(received, nonce):
+            raise _reject("id_token_invalid_nonce")

@@ -1,0 +1,144 @@
+"""What a provider publishes about itself: its discovery document and its signing keys, each
+cached with a time-to-live, and checked before anything else trusts them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from flask import current_app
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from providers import http
+from providers.errors import ProviderMisconfigured, ProviderUnavailable
+from providers.registry import Provider
+
+REQUIRED_OIDC_METADATA = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+MAX_DOCUMENT_BYTES = 512 * 1024
+
+
+@dataclass
+class _Entry:
+    value: Any
+    fetched_at: float
+
+
+class MetadataCache:
+    """Per-app cache of discovery documents and key sets, keyed by provider name."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, _Entry] = {}
+        self.key_sets: dict[str, _Entry] = {}
+        self.lock = threading.Lock()
+
+
+def _cache() -> MetadataCache:
+    return current_app.extensions["provider_metadata"]
+
+
+def _fetch_json(provider: Provider, url: str, what: str) -> dict[str, Any]:
+    try:
+        response = http.session(provider).get(url, timeout=http.timeout())
+    except requests.RequestException as error:
+        raise ProviderUnavailable(
+            f"{what}_unreachable", f"{provider.title} could not be reached."
+        ) from error
+    if response.status_code != 200:
+        raise ProviderUnavailable(
+            f"{what}_http_{response.status_code}", f"{provider.title} is not answering properly."
+        )
+    if len(response.content) > MAX_DOCUMENT_BYTES:
+        raise ProviderMisconfigured(f"{what}_too_large", f"{provider.title} sent too much data.")
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise ProviderMisconfigured(f"{what}_not_json", f"{provider.title} sent malformed data.")
+    return document
+
+
+def server_metadata(provider: Provider) -> dict[str, Any]:
+    """The provider's endpoints: from discovery for OpenID providers, else from its module."""
+    if provider.issuer is None:
+        return dict(provider.endpoints)
+    cache = _cache()
+    ttl = current_app.config["PROVIDER_METADATA_TTL"]
+    entry = cache.documents.get(provider.name)
+    if entry is None or time.monotonic() - entry.fetched_at > ttl:
+        # OpenID Connect Discovery §4: a path in the issuer loses its trailing slash first.
+        url = provider.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        document = _fetch_json(provider, url, "discovery")
+        _check_discovery(provider, document)
+        entry = cache.documents[provider.name] = _Entry(document, time.monotonic())
+    return {**entry.value, **provider.endpoints}
+
+
+def _check_discovery(provider: Provider, document: dict[str, Any]) -> None:
+    # Discovery §4.3: the document must name exactly the issuer we configured. Otherwise
+    # another issuer could be impersonating it, and every later `iss` check would be hollow.
+    if document.get("issuer") != provider.issuer:
+        raise ProviderMisconfigured(
+            "issuer_mismatch",
+            f"{provider.title} reports a different issuer than the one configured here.",
+        )
+    missing = [key for key in REQUIRED_OIDC_METADATA if not isinstance(document.get(key), str)]
+    if missing:
+        raise ProviderMisconfigured(
+            "discovery_incomplete",
+            f"{provider.title}'s discovery document lacks {', '.join(missing)}.",
+        )
+
+
+def key_set(provider: Provider, *, refetch: bool = False) -> KeySet:
+    """The provider's public signing keys, from its `jwks_uri` only.
+
+    With `refetch`, fetch again (a key the provider rotated in) unless that was done less than
+    JWKS_MIN_REFETCH_INTERVAL ago: an attacker sending tokens with random key ids must not be
+    able to make us hammer the provider.
+    """
+    cache = _cache()
+    config = current_app.config
+    entry = cache.key_sets.get(provider.name)
+    now = time.monotonic()
+    stale = entry is None or now - entry.fetched_at > config["PROVIDER_METADATA_TTL"]
+    may_refetch = entry is None or now - entry.fetched_at > config["JWKS_MIN_REFETCH_INTERVAL"]
+    if stale or (refetch and may_refetch):
+        with cache.lock:
+            current = cache.key_sets.get(provider.name)
+            if current is entry:  # nobody refreshed it while we waited for the lock
+                url = server_metadata(provider)["jwks_uri"]
+                document = _fetch_json(provider, url, "jwks")
+                entry = cache.key_sets[provider.name] = _Entry(
+                    _signing_keys(provider, document), time.monotonic()
+                )
+            else:
+                entry = current
+    return entry.value
+
+
+def _signing_keys(provider: Provider, document: dict[str, Any]) -> KeySet:
+    """Public signature keys from a JWKS; encryption keys and private members are ignored."""
+    keys = document.get("keys")
+    if not isinstance(keys, list):
+        raise ProviderMisconfigured("jwks_malformed", f"{provider.title} sent a malformed JWKS.")
+    usable = []
+    for key in keys:
+        if not isinstance(key, dict) or key.get("use", "sig") != "sig":
+            continue
+        public = {name: value for name, value in key.items() if name not in _PRIVATE_MEMBERS}
+        usable.append(public)
+    try:
+        return KeySet.import_key_set({"keys": usable})
+    except (ValueError, TypeError, KeyError, JoseError) as error:
+        raise ProviderMisconfigured(
+            "jwks_malformed", f"{provider.title} sent a JWKS this app cannot read."
+        ) from error
+
+
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})

@@ -1,0 +1,71 @@
+"""What a provider is (a small value: names, endpoints or issuer, scopes, a profile mapping),
+and the registry of those this app has been configured with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The common shape every provider's profile payload is mapped to for display."""
+
+    display_name: str
+    username: str | None = None
+    email: str | None = None
+    # Extra label/value pairs worth showing, in order.
+    details: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One provider this app can send people to: its settings and how to read its API."""
+
+    name: str
+    title: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scope: str
+    #: OpenID Connect issuer; endpoints then come from its discovery document.
+    issuer: str | None = None
+    #: Endpoints for plain OAuth 2.0 providers without discovery.
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    #: The API the profile page calls with the access token; a metadata key or a URL.
+    profile_endpoint: str = "userinfo_endpoint"
+    map_profile: Callable[[Mapping[str, Any]], Profile] = field(default=lambda p: Profile(""))
+    #: Signature algorithms accepted on ID tokens: pinned, never `none`, never taken from the token.
+    id_token_algorithms: tuple[str, ...] = ("RS256",)
+    extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_oidc(self) -> bool:
+        return self.issuer is not None and "openid" in self.scope.split()
+
+    def redirect_uri(self, base_url: str) -> str:
+        """The exact redirect URI to register at the provider."""
+        return f"{base_url}/callback/{self.name}"
+
+
+def build(config: Mapping[str, Any]) -> dict[str, Provider]:
+    """Every provider the configuration switches on, by name, in button order."""
+    from providers import demo, oidc
+
+    found: list[Provider] = []
+    for module in (demo, oidc):
+        found.extend(module.from_config(config))
+    return {provider.name: provider for provider in found}
+
+
+def enabled() -> list[Provider]:
+    """The providers offered on the sign-in page."""
+    return list(current_app.extensions["providers"].values())
+
+
+def get(name: str) -> Provider | None:
+    """The configured provider with that name, if any."""
+    return current_app.extensions["providers"].get(name)

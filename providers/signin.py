@@ -1,0 +1,180 @@
+"""The authorization code flow, seen from the client: build the authorization request, then
+check the response and turn the code into tokens and a verified identity.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from authlib.integrations.base_client.errors import OAuthError
+from flask import current_app
+
+from providers import api, http, idtoken, metadata
+from providers.errors import (
+    ProviderUnavailable,
+    SignInCancelled,
+    SignInRejected,
+)
+from providers.registry import Provider
+
+MAX_CODE_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """Where to send the browser, and the secrets this sign-in must remember until it returns."""
+
+    url: str = field(repr=False)
+    state: str = field(repr=False)
+    nonce: str = field(repr=False)
+    code_verifier: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the provider says signed in: `(provider, subject)` is the key, never the e-mail."""
+
+    provider: str
+    subject: str
+    issuer: str | None
+    display_name: str
+    email: str | None
+    claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    identity: Identity
+    token: dict[str, Any] = field(repr=False)
+
+
+def redirect_uri(provider: Provider) -> str:
+    """This app's callback for the provider, from configuration (never from the Host header)."""
+    return provider.redirect_uri(current_app.config["BASE_URL"])
+
+
+def authorization_request(provider: Provider) -> AuthorizationRequest:
+    """A fresh authorization request: new state, nonce and PKCE verifier every time."""
+    endpoints = metadata.server_metadata(provider)
+    # state: ties the response to this browser (CSRF); nonce: ties the ID token to this
+    # request (token injection); the PKCE verifier: ties the code to this client instance
+    # (code interception). 256 bits each from the OS's CSPRNG.
+    state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32)
+    code_verifier = secrets.token_urlsafe(48)
+    extra = dict(provider.extra_authorize_params)
+    if provider.is_oidc:
+        extra["nonce"] = nonce
+    client = http.oauth_session(provider, redirect_uri=redirect_uri(provider), scope=provider.scope)
+    url, _ = client.create_authorization_url(
+        endpoints["authorization_endpoint"], state=state, code_verifier=code_verifier, **extra
+    )
+    return AuthorizationRequest(url=url, state=state, nonce=nonce, code_verifier=code_verifier)
+
+
+def check_issuer(provider: Provider, args: Mapping[str, str]) -> None:
+    """RFC 9207: the response must come from the issuer the request went to (mix-up defence).
+
+    Checked when `iss` is present, and required when the provider advertises that it sends it.
+    """
+    received = args.get("iss")
+    if received is not None:
+        if received != provider.issuer:
+            raise SignInRejected(
+                "iss_mismatch", "The response did not come from the provider it was sent to."
+            )
+        return
+    if (
+        metadata.server_metadata(provider).get("authorization_response_iss_parameter_supported")
+        is True
+    ):
+        raise SignInRejected("iss_missing", "The response did not say which provider sent it.")
+
+
+def finish(
+    provider: Provider, args: Mapping[str, str], *, nonce: str, code_verifier: str
+) -> SignInResult:
+    """Check the authorization response, redeem the code and verify who signed in."""
+    check_issuer(provider, args)
+    error = args.get("error")
+    if error is not None:
+        if error == "access_denied":
+            raise SignInCancelled("access_denied", f"You cancelled sign-in with {provider.title}.")
+        # The provider's error_description is not shown: it is attacker-influenced text.
+        raise SignInRejected(
+            f"provider_error_{api.safe_code(error)}", f"{provider.title} could not sign you in."
+        )
+    code = args.get("code")
+    if not code or len(code) > MAX_CODE_LENGTH:
+        raise SignInRejected("code_missing", "The response carried no usable authorization code.")
+
+    token = _redeem(provider, code, code_verifier)
+    api.check_token_response(provider, token)
+    if provider.is_oidc:
+        identity = _oidc_identity(provider, token, nonce)
+    else:
+        raise SignInRejected("provider_kind_unsupported", f"{provider.title} is not supported.")
+    return SignInResult(identity=identity, token=token)
+
+
+def _redeem(provider: Provider, code: str, code_verifier: str) -> dict[str, Any]:
+    client = http.oauth_session(provider, redirect_uri=redirect_uri(provider))
+    try:
+        return dict(
+            client.fetch_token(
+                api.endpoint(provider, "token_endpoint"),
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=code_verifier,
+            )
+        )
+    except OAuthError as error:
+        raise SignInRejected(
+            f"token_{api.safe_code(error.error)}", f"{provider.title} refused the sign-in."
+        ) from error
+    except requests.RequestException as error:
+        raise ProviderUnavailable(
+            "token_unavailable", f"{provider.title} could not be reached."
+        ) from error
+    except ValueError as error:
+        raise SignInRejected(
+            "token_response_malformed", f"{provider.title} sent malformed data."
+        ) from error
+
+
+def _oidc_identity(provider: Provider, token: Mapping[str, Any], nonce: str) -> Identity:
+    if not token.get("id_token"):
+        # We asked for `openid`: a response without an ID token cannot prove who signed in.
+        raise SignInRejected("id_token_missing", f"{provider.title} did not say who signed in.")
+    claims = idtoken.validate(provider, token["id_token"], nonce=nonce)
+    userinfo: Mapping[str, Any] = {}
+    if "userinfo_endpoint" in metadata.server_metadata(provider):
+        userinfo = api.get_json(
+            provider, api.endpoint(provider, "userinfo_endpoint"), token["access_token"]
+        )
+        # Core §5.3.2: userinfo may be from someone else (token substitution) unless its
+        # sub equals the ID token's.
+        if not isinstance(userinfo, Mapping) or userinfo.get("sub") != claims["sub"]:
+            raise SignInRejected("userinfo_sub_mismatch", "The provider's answers did not agree.")
+    merged = {**claims, **userinfo}
+    profile = (
+        provider.map_profile(merged) if provider.profile_endpoint == "userinfo_endpoint" else None
+    )
+    display_name = (profile.display_name if profile else None) or str(
+        merged.get("name")
+        or merged.get("preferred_username")
+        or merged.get("email")
+        or claims["sub"]
+    )
+    return Identity(
+        provider=provider.name,
+        subject=claims["sub"],
+        issuer=claims["iss"],
+        display_name=display_name[:200],
+        email=merged.get("email") if merged.get("email_verified") is not False else None,
+        claims=merged,
+    )

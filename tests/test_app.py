@@ -1,0 +1,139 @@
+"""The app as deployed: configuration layers, production checks, health, CLI, error pages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cryptography.fernet import Fernet
+
+import config
+from app import create_app
+
+
+def test_development_secrets_are_generated_once_into_the_instance_folder(tmp_path, monkeypatch):
+    for name in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "DEMO_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path}/a.db", "DEMO_PROVIDER_EMBEDDED": False}
+    monkeypatch.setattr("flask.Flask.auto_find_instance_path", lambda self: str(tmp_path))
+
+    first = create_app(settings)
+    second = create_app(settings)
+
+    stored = json.loads((tmp_path / config.DEV_SECRETS_FILE).read_text())
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"] == stored["SECRET_KEY"]
+    assert len(stored["SECRET_KEY"]) >= 32
+    assert (tmp_path / config.DEV_SECRETS_FILE).stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("SECRET_KEY", "SECRET_KEY must be set"),
+        ("TOKEN_ENCRYPTION_KEYS", "TOKEN_ENCRYPTION_KEYS must be set"),
+        ("DATABASE_URL", "DATABASE_URL must point"),
+    ],
+)
+def test_production_refuses_to_start_without_its_secrets(missing, message):
+    settings = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "k" * 40,
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "DATABASE_URL": "sqlite:///:memory:",
+        "BASE_URL": "https://app.example",
+    }
+    settings[missing] = None
+    with pytest.raises(config.ConfigurationError, match=message):
+        create_app(settings)
+
+
+def test_production_refuses_a_plain_http_base_url():
+    with pytest.raises(config.ConfigurationError, match="https://"):
+        create_app(
+            {
+                "APP_ENV": "production",
+                "SECRET_KEY": "k" * 40,
+                "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+                "DATABASE_URL": "sqlite:///:memory:",
+                "BASE_URL": "http://app.example",
+            }
+        )
+
+
+def test_production_leaves_the_demo_provider_off_and_cookies_secure():
+    app = create_app(
+        {
+            "APP_ENV": "production",
+            "SECRET_KEY": "k" * 40,
+            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": "sqlite:///:memory:",
+            "BASE_URL": "https://app.example",
+        }
+    )
+    assert "demo" not in app.extensions["providers"]
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert "Demo Provider" not in app.test_client().get("/login").get_data(as_text=True)
+
+
+def test_environment_variables_configure_the_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKEN_REFRESH_LEEWAY", "120")
+    monkeypatch.setenv("DEMO_PROVIDER_ENABLED", "false")
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path}/a.db",
+            "SECRET_KEY": "x" * 32,
+            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DEMO_CLIENT_SECRET": "x",
+        }
+    )
+    assert app.config["TOKEN_REFRESH_LEEWAY"] == 120
+    assert app.extensions["providers"] == {}
+
+
+def test_a_bad_token_encryption_key_is_reported_clearly(tmp_path):
+    with pytest.raises(ValueError, match="Fernet keys"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/a.db", "TOKEN_ENCRYPTION_KEYS": "nope"})
+
+
+def test_healthz_reports_ok_when_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_unknown_pages_get_a_friendly_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_pages_carry_security_headers(client):
+    response = client.get("/login")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_session_cookie_is_httponly_and_lax(flow, client):
+    flow.start()
+    cookie = client.get_cookie("session")
+    assert cookie.http_only
+    assert cookie.same_site == "Lax"
+
+
+def test_providers_command_prints_the_redirect_uri_to_register(runner):
+    result = runner.invoke(args=["providers"])
+    assert result.exit_code == 0
+    assert "http://localhost/callback/demo" in result.output
+
+
+def test_callback_urls_are_redacted_in_access_logs():
+    import web
+
+    line = '"GET /callback/demo?code=abc123&state=xyz&iss=http%3A%2F%2Fp HTTP/1.1" 303 -'
+    redacted = web.redact(line)
+    assert "abc123" not in redacted
+    assert "xyz" not in redacted
+    assert "code=[redacted]" in redacted

@@ -1,0 +1,193 @@
+"""The token vault: provider tokens encrypted at rest, and `fresh_access_token`, which refreshes a
+link's access token before it lapses, one refresh at a time across threads and processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import Flask, current_app
+from sqlalchemy import select
+
+import providers
+from extensions import db
+from models import LinkedAccount, LinkStatus, utcnow
+
+# Threads of one process wait on one of these before taking the row lock, so they queue here
+# instead of in the database. Striped: a fixed set shared by all links, no unbounded growth.
+_THREAD_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
+class UnreadableCiphertext(Exception):
+    """A stored ciphertext does not decrypt with any configured key (tampered or key lost)."""
+
+
+class ReconnectNeeded(Exception):
+    """The link has no usable grant any more; the user must authorize the app again."""
+
+    def __init__(self, provider: str, reason: str) -> None:
+        super().__init__(f"{provider}: {reason}")
+        self.provider = provider
+        self.reason = reason
+
+
+def init_app(app: Flask) -> None:
+    """Build the cipher from TOKEN_ENCRYPTION_KEYS: the first key encrypts, every key decrypts."""
+    keys = [key.strip() for key in app.config["TOKEN_ENCRYPTION_KEYS"].split(",") if key.strip()]
+    try:
+        app.extensions["token_cipher"] = MultiFernet([Fernet(key) for key in keys])
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            "TOKEN_ENCRYPTION_KEYS must be comma-separated Fernet keys (see README)."
+        ) from error
+
+
+def _cipher() -> MultiFernet:
+    return current_app.extensions["token_cipher"]
+
+
+def encrypt(value: str | None) -> bytes | None:
+    """Ciphertext of a secret value (authenticated: tampering is detected on decrypt)."""
+    return None if value is None else _cipher().encrypt(value.encode())
+
+
+def decrypt(ciphertext: bytes | None) -> str | None:
+    """The secret value of a ciphertext made by `encrypt`."""
+    if ciphertext is None:
+        return None
+    try:
+        return _cipher().decrypt(ciphertext).decode()
+    except InvalidToken as error:
+        raise UnreadableCiphertext("ciphertext does not decrypt") from error
+
+
+def store(link: LinkedAccount, token: Mapping[str, Any]) -> None:
+    """Put a token response into the link, encrypted, keeping what the provider did not resend."""
+    now = utcnow()
+    link.access_token_ciphertext = encrypt(token["access_token"])
+    # RFC 6749 §6: a refresh response may omit the refresh token, meaning the old one stays
+    # valid. When one does come back (rotation), the old one must never be sent again.
+    if token.get("refresh_token"):
+        link.refresh_token_ciphertext = encrypt(token["refresh_token"])
+    if token.get("id_token"):
+        link.id_token_ciphertext = encrypt(token["id_token"])
+    link.expires_at = _expiry(token, now)
+    # RFC 6749 §5.1: an omitted scope means the scope granted is the one requested before.
+    if token.get("scope"):
+        link.scope = str(token["scope"])
+    link.status = LinkStatus.CONNECTED
+
+
+def _expiry(token: Mapping[str, Any], now: datetime) -> datetime | None:
+    try:
+        if token.get("expires_in") is not None:
+            return now + timedelta(seconds=int(token["expires_in"]))
+    except (TypeError, ValueError):
+        pass
+    return None
+
+
+def discard(link: LinkedAccount) -> None:
+    """Drop every token of the link and mark it for reconnection."""
+    link.access_token_ciphertext = None
+    link.refresh_token_ciphertext = None
+    link.id_token_ciphertext = None
+    link.expires_at = None
+    link.status = LinkStatus.RECONNECT_NEEDED
+
+
+def expires_soon(link: LinkedAccount, now: datetime | None = None) -> bool:
+    """True when the access token lapses within the refresh leeway."""
+    if link.expires_at is None:
+        return False
+    leeway = timedelta(seconds=current_app.config["TOKEN_REFRESH_LEEWAY"])
+    return link.expires_at - leeway <= (now or utcnow())
+
+
+def fresh_access_token(link: LinkedAccount, *, force_refresh: bool = False) -> str:
+    """An access token for the link that will not expire within the leeway.
+
+    Refreshes first when needed. Raises ReconnectNeeded when the grant is gone and
+    providers.ProviderUnavailable (stored tokens untouched) when the provider is down.
+    """
+    if not force_refresh:
+        token = _current_access_token(link)
+        if token is not None:
+            return token
+    stale_ciphertext = link.access_token_ciphertext
+    with _THREAD_LOCKS[link.id % len(_THREAD_LOCKS)]:
+        # Lock the row (SELECT ... FOR UPDATE on PostgreSQL) and read it again: another worker
+        # may have refreshed while we waited. Spending a rotating refresh token twice would
+        # make the provider treat it as stolen and revoke the whole grant.
+        link = db.session.execute(
+            select(LinkedAccount)
+            .where(LinkedAccount.id == link.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        refreshed_meanwhile = link.access_token_ciphertext != stale_ciphertext
+        if not force_refresh or refreshed_meanwhile:
+            token = _current_access_token(link)
+            if token is not None:
+                db.session.commit()
+                return token
+        return _refresh_locked(link)
+
+
+def _current_access_token(link: LinkedAccount) -> str | None:
+    """The stored access token if it is still good for a while, else None."""
+    if link.status != LinkStatus.CONNECTED:
+        raise ReconnectNeeded(link.provider, "reconnect_needed")
+    try:
+        token = decrypt(link.access_token_ciphertext)
+    except UnreadableCiphertext:
+        _give_up(link, "ciphertext_unreadable")
+    if token is None:
+        _give_up(link, "no_access_token")
+    return None if expires_soon(link) else token
+
+
+def _refresh_locked(link: LinkedAccount) -> str:
+    """Refresh while holding the row lock; commit releases it."""
+    try:
+        refresh_token = decrypt(link.refresh_token_ciphertext)
+    except UnreadableCiphertext:
+        _give_up(link, "ciphertext_unreadable")
+    if not refresh_token:
+        _give_up(link, "no_refresh_token")
+    provider = providers.get(link.provider)
+    if provider is None:
+        db.session.rollback()
+        raise providers.ProviderUnavailable(
+            "provider_not_configured", f"{link.provider} is not configured on this site."
+        )
+    try:
+        token = providers.refresh(
+            provider, refresh_token, {"iss": link.issuer, "sub": link.subject}
+        )
+    except providers.GrantRevoked as error:
+        _give_up(link, error.reason)
+    except providers.ProviderError:
+        # Transient or not ours to fix: keep every stored token exactly as it was.
+        db.session.rollback()
+        raise
+    store(link, token)
+    link.refreshed_at = utcnow()
+    db.session.commit()
+    return token["access_token"]
+
+
+def mark_reconnect_needed(link: LinkedAccount) -> None:
+    """Discard the link's tokens and mark it for reconnection, committed."""
+    discard(link)
+    db.session.commit()
+
+
+def _give_up(link: LinkedAccount, reason: str) -> NoReturn:
+    """Mark the link for reconnection and raise ReconnectNeeded."""
+    mark_reconnect_needed(link)
+    raise ReconnectNeeded(link.provider, reason)
