@@ -12,9 +12,16 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 # The callback URL carries the authorization code and state; the dev server logs request lines.
-_SECRET_QUERY_VALUE = re.compile(
-    r"(?i)([?&](?:code|state|nonce|iss|session_state|access_token|refresh_token|id_token"
-    r"|client_secret|code_verifier)=)[^&\s\"]*"
+# Plain `?code=...` and, inside an encoded URL such as a login page's `next`, `%26code%3D...`.
+_SECRET_PARAMETERS = "|".join(
+    [
+        *("code", "state", "nonce", "session_state", "code_verifier", "client_secret"),
+        *("access_token", "refresh_token", "id_token"),
+    ]
+)
+_SECRET_QUERY_VALUE = re.compile(rf"(?i)([?&](?:{_SECRET_PARAMETERS})=)[^&\s\"]*")
+_ENCODED_SECRET_QUERY_VALUE = re.compile(
+    rf"(?i)((?:%3F|%26)(?:{_SECRET_PARAMETERS})%3D)(?:(?!%26)[^&\s\"])*"
 )
 
 CONTENT_SECURITY_POLICY = (
@@ -33,7 +40,8 @@ ERROR_TITLES = {
 
 def redact(text: str) -> str:
     """The text with the values of secret-bearing query parameters replaced."""
-    return _SECRET_QUERY_VALUE.sub(r"\1[redacted]", text)
+    text = _SECRET_QUERY_VALUE.sub(r"\1[redacted]", text)
+    return _ENCODED_SECRET_QUERY_VALUE.sub(r"\1[redacted]", text)
 
 
 class RedactQuerySecrets(logging.Filter):

@@ -20,6 +20,9 @@ CLIENT_ID = "reference-app"
 CLIENT_SECRET = "s3cret:with%odd+chars/="
 BASE_URL = "http://localhost"
 REDIRECT_URI = f"{BASE_URL}/callback/demo"
+# A second client at the same issuer, used as a generic OpenID Connect provider named "corp".
+CORP_CLIENT_ID = "corp-app"
+CORP_CLIENT_SECRET = "corp-secret-" + "y" * 20
 
 
 @dataclass
@@ -45,7 +48,14 @@ def live_provider(tmp_path_factory):
                     "redirect_uris": [REDIRECT_URI],
                     "client_name": "Flask Sign-in Reference App",
                     "scope": "openid profile email offline_access",
-                }
+                },
+                {
+                    "client_id": CORP_CLIENT_ID,
+                    "client_secret": CORP_CLIENT_SECRET,
+                    "redirect_uris": [f"{BASE_URL}/callback/corp"],
+                    "client_name": "Corp Portal",
+                    "scope": "openid profile email",
+                },
             ],
         },
         instance_path=str(tmp_path_factory.mktemp("demo-provider")),
@@ -65,7 +75,8 @@ def provider(live_provider):
 
 
 def client_config(tmp_path, issuer: str, **overrides):
-    return {
+    """Client settings pointing at the live provider; an override of None removes that key."""
+    settings = {
         "TESTING": True,
         "APP_ENV": "development",
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
@@ -80,6 +91,7 @@ def client_config(tmp_path, issuer: str, **overrides):
         "OIDC_PROVIDERS": "",
         **overrides,
     }
+    return {key: value for key, value in settings.items() if value is not None}
 
 
 @pytest.fixture

@@ -1,0 +1,38 @@
+"""The provider's OpenID Connect discovery document (RFC 8414 / OIDC Discovery), built from the
+configured issuer so every URL in it matches what clients were told to trust.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from demo_provider import scopes, signing
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def openid_configuration(issuer: str) -> dict[str, Any]:
+    """Metadata for `issuer`, advertising only what the provider actually enforces."""
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks.json",
+        "revocation_endpoint": f"{issuer}/revoke",
+        # Not standard metadata: where the demo resource server's API lives.
+        "profile_endpoint": f"{issuer}/api/profile",
+        "scopes_supported": list(scopes.SUPPORTED),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "id_token_signing_alg_values_supported": list(signing.ALGORITHMS),
+        "subject_types_supported": ["public"],
+        "claims_supported": list(scopes.CLAIMS_SUPPORTED),
+        "authorization_response_iss_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+    }

@@ -1,0 +1,209 @@
+"""The grants the provider supports, built on Authlib: the authorization code grant with PKCE S256
+required for every client, the OpenID Connect ID token, and refresh tokens with rotation and
+reuse detection.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any, ClassVar
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
+from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
+from authlib.oidc.core.util import create_half_hash
+from flask import current_app
+
+from demo_provider import scopes, signing
+from demo_provider.extensions import db
+from demo_provider.models import AuthorizationCode, Grant, Token, User, digest
+
+# Short: the client checks the ID token once, right after the token response.
+ID_TOKEN_LIFETIME = 300
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE for every client, confidential ones included, and only the S256 method.
+
+    Authlib's default accepts `plain` and lets confidential clients skip PKCE; OAuth 2.1 and
+    RFC 9700 section 2.1.1 want it always, because PKCE also stops code injection, which a
+    client secret does not.
+    """
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
+    CODE_CHALLENGE_METHODS: ClassVar[dict[str, Any]] = {"S256": compare_s256_code_challenge}
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        """Require a code_challenge with code_challenge_method=S256 on every request."""
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send a 'code_challenge' (S256).")
+        # An omitted method means `plain` (RFC 7636 section 4.3), which a listener can replay.
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Only 'code_challenge_method=S256' is supported.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    """Short-lived, single-use codes bound to client, redirect URI, PKCE challenge and nonce."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def generate_authorization_code(self) -> str:
+        """256 random bits: far beyond guessing."""
+        return secrets.token_urlsafe(32)
+
+    def save_authorization_code(self, code, request):
+        """Start a new grant (the consent just given) and store the code's digest under it."""
+        owner = request.user
+        data = request.payload.data
+        grant = Grant(
+            client_id=request.client.client_id,
+            user_id=owner.user.id,
+            scope=request.scope,
+            auth_time=owner.auth_time,
+        )
+        db.session.add(grant)
+        db.session.add(
+            AuthorizationCode(
+                code_hash=digest(code),
+                grant=grant,
+                client_id=request.client.client_id,
+                user_id=owner.user.id,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.scope,
+                nonce=data.get("nonce"),
+                code_challenge=data["code_challenge"],
+                code_challenge_method=data["code_challenge_method"],
+            )
+        )
+        db.session.commit()
+
+    def query_authorization_code(self, code, client):
+        """The code if it was issued to this client and is still fresh; used ones are returned
+        too, so that `create_token_response` can recognise a replay after PKCE has passed.
+        """
+        row = AuthorizationCode.find(code)
+        if row is None or row.client_id != client.client_id or row.is_expired():
+            return None
+        if row.grant.revoked_at is not None:
+            return None
+        return row
+
+    def create_token_response(self):
+        """Redeem the code exactly once; a second redemption revokes what the first produced."""
+        code = self.request.authorization_code
+        # Reached only after client authentication and the PKCE verifier have succeeded, so a
+        # stranger replaying a stolen code cannot use this to revoke someone else's tokens.
+        if not code.redeem():
+            # RFC 6749 section 4.1.2: a code used twice has leaked; the tokens from its first
+            # use may be in the wrong hands.
+            code.grant.revoke()
+            raise InvalidGrantError("The authorization code was already used.")
+        return super().create_token_response()
+
+    def delete_authorization_code(self, authorization_code):
+        """Keep the redeemed code (marked used) so a replay can still be recognised."""
+
+    def authenticate_user(self, authorization_code):
+        """The person who consented."""
+        return db.session.get(User, authorization_code.user_id)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """Refresh with rotation: every use returns a new refresh token and retires the old one;
+    presenting a retired one revokes the whole grant (RFC 9700 section 4.14.2).
+    """
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        """The token row if this client may use it now; a replayed retired one kills its grant."""
+        token = Token.find_by_refresh_token(refresh_token)
+        client = self.request.client
+        if token is None or not token.check_client(client):
+            return None
+        if token.grant.revoked_at is not None:
+            return None
+        if token.refresh_revoked_at is not None:
+            # Only one party can hold the current refresh token; seeing an old one means two
+            # parties have it (theft). We cannot tell which is legitimate, so end the grant.
+            token.grant.revoke()
+            return None
+        if token.refresh_token_expired(current_app.config["DEMO_PROVIDER_REFRESH_TOKEN_TTL"]):
+            return None
+        return token
+
+    def _validate_token_scope(self, token):
+        """A refresh may narrow the scope but never exceed what was consented to."""
+        requested = self.request.payload.scope
+        if requested and not set(scope_to_list(requested)) <= set(scope_to_list(token.grant.scope)):
+            raise InvalidScopeError()
+
+    def issue_token(self, user, refresh_token):
+        """Issue for the requested scope, or the full consented scope when none is given."""
+        scope = self.request.payload.scope or refresh_token.grant.scope
+        return self.generate_token(user=user, scope=scope, include_refresh_token=True)
+
+    def authenticate_user(self, refresh_token):
+        """The person who consented."""
+        return db.session.get(User, refresh_token.user_id)
+
+    def revoke_old_credential(self, refresh_token):
+        """Retire the presented refresh token; losing a race to another use of it is a replay."""
+        if not refresh_token.retire_refresh_token():
+            refresh_token.grant.revoke()
+            raise InvalidGrantError()
+
+
+class IdTokenClaims:
+    """Builds and signs the ID token itself, so every claim and the signing key are explicit."""
+
+    def generate_user_info(self, user, scope):
+        """Claims about the person released by the granted scope."""
+        return scopes.user_claims(user, scope)
+
+    def encode_id_token(self, token, request):
+        """An RS256 ID token for the person and client of this token response."""
+        code = request.authorization_code
+        grant = code.grant if code is not None else request.refresh_token.grant
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            # iss and aud tell the client the token was minted by this issuer for it, which is
+            # what stops a token for another client or from another provider being accepted.
+            "iss": current_app.config["DEMO_PROVIDER_ISSUER"],
+            "aud": request.client.client_id,
+            "iat": now,
+            "exp": now + ID_TOKEN_LIFETIME,
+            # The original sign-in time, also on refresh (OIDC Core section 12.2).
+            "auth_time": grant.auth_time,
+        }
+        # The nonce ties the token to the browser session that started the sign-in. Refreshed
+        # ID tokens leave it out (OIDC Core section 12.2).
+        if code is not None and code.nonce:
+            claims["nonce"] = code.nonce
+        at_hash = create_half_hash(token["access_token"], signing.ALGORITHM)
+        claims["at_hash"] = at_hash.decode("ascii")
+        claims.update(self.generate_user_info(request.user, token["scope"]))
+        return signing.sign_id_token(claims)
+
+
+class OpenIDCodeExtension(IdTokenClaims, OpenIDCode):
+    """OpenID Connect on the code grant, with `nonce` required whenever `openid` is asked for."""
+
+    def __init__(self):
+        super().__init__(require_nonce=True)
+
+    def exists_nonce(self, nonce, request):
+        """A nonce this client already used means a replayed authorization request."""
+        return AuthorizationCode.nonce_seen(request.payload.client_id, nonce)
+
+
+class OpenIDRefreshExtension(IdTokenClaims, OpenIDToken):
+    """A fresh ID token on refresh when `openid` was granted (same iss, sub and aud)."""

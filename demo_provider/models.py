@@ -1,0 +1,313 @@
+"""The demo provider's tables: people, registered clients, grants (one consent and every code and
+token descending from it), authorization codes and tokens. Secrets are stored only as digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from datetime import UTC, date, datetime
+
+from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, list_to_scope, scope_to_list
+from authlib.oidc.core import AuthorizationCodeMixin
+from sqlalchemy import JSON, ForeignKey, String, Text, select, update
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from demo_provider.extensions import db
+
+# Every table is prefixed so that, even if someone points this provider at the client's
+# database by mistake, nothing collides ("user" is also reserved in PostgreSQL).
+PREFIX = "demo_provider_"
+
+
+def epoch_now() -> int:
+    """The current time in whole seconds since the epoch (what JWT and OAuth lifetimes use)."""
+    return int(time.time())
+
+
+def utc_today() -> date:
+    """Today's date in UTC."""
+    return datetime.now(UTC).date()
+
+
+def new_subject() -> str:
+    """A fresh random subject identifier, never derived from anything about the person."""
+    return uuid.uuid4().hex
+
+
+def new_grant_id() -> str:
+    """A fresh random id for a grant (the family of codes and tokens from one consent)."""
+    return uuid.uuid4().hex
+
+
+def digest(secret: str) -> str:
+    """The SHA-256 hex digest a secret is stored and looked up by.
+
+    Codes, tokens and client secrets here are high-entropy random strings, so a plain hash is
+    enough: a stolen database copy yields nothing that can be replayed.
+    """
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class User(db.Model):
+    """A resource owner who can sign in at the provider."""
+
+    __tablename__ = f"{PREFIX}user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # `sub` is the identity the client keys on: random, stable, never reassigned.
+    sub: Mapped[str] = mapped_column(String(64), unique=True, default=new_subject)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254))
+    email_verified: Mapped[bool] = mapped_column(default=False)
+    bio: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(String(120), default="")
+    member_since: Mapped[date] = mapped_column(default=utc_today)
+
+    @classmethod
+    def find_by_username(cls, username: str) -> User | None:
+        """The user with this username, if any."""
+        return db.session.scalar(select(cls).where(cls.username == username))
+
+
+class Client(db.Model, ClientMixin):
+    """A registered confidential client (relying party)."""
+
+    __tablename__ = f"{PREFIX}client"
+
+    client_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    client_secret_hash: Mapped[str] = mapped_column(String(64))
+    client_name: Mapped[str] = mapped_column(String(120))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scope: Mapped[str] = mapped_column(Text)
+
+    def get_client_id(self) -> str:
+        """The client identifier."""
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        """No default: OpenID Connect requires every request to name its redirect URI."""
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """The requested scope if this client may ask for all of it, else None (invalid_scope)."""
+        requested = scope_to_list(scope) or []
+        allowed = set(scope_to_list(self.scope) or [])
+        if not requested or not set(requested) <= allowed:
+            return None
+        return list_to_scope(list(dict.fromkeys(requested)))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        """Exact string match only: prefix or pattern matching is how codes get stolen."""
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        """Compare in constant time, against the stored digest."""
+        return hmac.compare_digest(digest(client_secret), self.client_secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        """Only authenticated clients: a client secret, in the Basic header or the form body."""
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        """Authorization code flow only."""
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        """The code grant and refreshing what it issued; nothing else."""
+        return grant_type in ("authorization_code", "refresh_token")
+
+
+class Grant(db.Model):
+    """One person's consent to one client: every code and token issued from it shares its id,
+    so that a replayed code or refresh token can revoke the whole family at once.
+    """
+
+    __tablename__ = f"{PREFIX}grant"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_grant_id)
+    client_id: Mapped[str] = mapped_column(ForeignKey(Client.client_id))
+    user_id: Mapped[int] = mapped_column(ForeignKey(User.id))
+    scope: Mapped[str] = mapped_column(Text)
+    auth_time: Mapped[int]
+    created_at: Mapped[int] = mapped_column(default=epoch_now)
+    revoked_at: Mapped[int | None] = mapped_column(default=None)
+
+    def revoke(self) -> None:
+        """Revoke this grant and every token descended from it, and commit."""
+        now = epoch_now()
+        db.session.execute(
+            update(Grant)
+            .where(Grant.id == self.id, Grant.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        db.session.execute(
+            update(Token)
+            .where(Token.grant_id == self.id, Token.access_revoked_at.is_(None))
+            .values(access_revoked_at=now)
+        )
+        db.session.execute(
+            update(Token)
+            .where(Token.grant_id == self.id, Token.refresh_revoked_at.is_(None))
+            .values(refresh_revoked_at=now)
+        )
+        db.session.commit()
+        db.session.refresh(self)
+
+
+class AuthorizationCode(db.Model, AuthorizationCodeMixin):
+    """A one-time code, bound to its client, redirect URI, PKCE challenge and nonce."""
+
+    __tablename__ = f"{PREFIX}authorization_code"
+
+    LIFETIME = 60
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    grant_id: Mapped[str] = mapped_column(ForeignKey(Grant.id))
+    client_id: Mapped[str] = mapped_column(ForeignKey(Client.client_id))
+    user_id: Mapped[int] = mapped_column(ForeignKey(User.id))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text, default=None)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[int] = mapped_column(default=epoch_now)
+    used_at: Mapped[int | None] = mapped_column(default=None)
+
+    grant: Mapped[Grant] = relationship()
+
+    @classmethod
+    def find(cls, code: str) -> AuthorizationCode | None:
+        """The code row for this code string, if any."""
+        return db.session.scalar(select(cls).where(cls.code_hash == digest(code)))
+
+    @classmethod
+    def nonce_seen(cls, client_id: str, nonce: str) -> bool:
+        """Whether this client already used this nonce (a replayed authorization request)."""
+        query = select(cls.id).where(cls.client_id == client_id, cls.nonce == nonce).limit(1)
+        return db.session.scalar(query) is not None
+
+    def is_expired(self) -> bool:
+        """Codes live one minute: long enough for a redirect, too short to be worth stealing."""
+        return epoch_now() > self.created_at + self.LIFETIME
+
+    def redeem(self) -> bool:
+        """Mark the code used; True only for the first caller, even under concurrent requests."""
+        result = db.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == self.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=epoch_now())
+        )
+        db.session.commit()
+        return result.rowcount == 1
+
+    def get_redirect_uri(self) -> str:
+        """The redirect URI of the authorization request; the token request must repeat it."""
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        """The granted scope."""
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        """The nonce to echo in the ID token."""
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        """When the person last signed in at the provider."""
+        return self.grant.auth_time
+
+
+class Token(db.Model, TokenMixin):
+    """An access token and, when offline access was granted, its refresh token."""
+
+    __tablename__ = f"{PREFIX}token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[str] = mapped_column(ForeignKey(Grant.id), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey(Client.client_id))
+    user_id: Mapped[int] = mapped_column(ForeignKey(User.id))
+    scope: Mapped[str] = mapped_column(Text)
+    access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    issued_at: Mapped[int] = mapped_column(default=epoch_now)
+    expires_in: Mapped[int]
+    access_revoked_at: Mapped[int | None] = mapped_column(default=None)
+    # Set when the refresh token is rotated (retired) or revoked.
+    refresh_revoked_at: Mapped[int | None] = mapped_column(default=None)
+
+    grant: Mapped[Grant] = relationship()
+    user: Mapped[User] = relationship()
+
+    @classmethod
+    def find_by_access_token(cls, access_token: str) -> Token | None:
+        """The row holding this access token, if any."""
+        return db.session.scalar(select(cls).where(cls.access_token_hash == digest(access_token)))
+
+    @classmethod
+    def find_by_refresh_token(cls, refresh_token: str) -> Token | None:
+        """The row holding this refresh token, if any."""
+        query = select(cls).where(cls.refresh_token_hash == digest(refresh_token))
+        return db.session.scalar(query)
+
+    def holds_refresh_token(self, value: str) -> bool:
+        """Whether `value` is this row's refresh token (rather than its access token)."""
+        return self.refresh_token_hash is not None and hmac.compare_digest(
+            digest(value), self.refresh_token_hash
+        )
+
+    def retire_refresh_token(self) -> bool:
+        """Retire the refresh token after rotation; True only for the first caller."""
+        result = db.session.execute(
+            update(Token)
+            .where(Token.id == self.id, Token.refresh_revoked_at.is_(None))
+            .values(refresh_revoked_at=epoch_now())
+        )
+        db.session.commit()
+        return result.rowcount == 1
+
+    def revoke_access_token(self) -> None:
+        """Revoke the access token only, and commit."""
+        self.access_revoked_at = self.access_revoked_at or epoch_now()
+        db.session.commit()
+
+    def refresh_token_expired(self, lifetime: int) -> bool:
+        """Whether the grant is older than the refresh tokens' absolute lifetime.
+
+        The clock starts at consent, not at the last rotation, so rotating forever cannot keep a
+        grant alive forever.
+        """
+        return epoch_now() > self.grant.created_at + lifetime
+
+    def check_client(self, client: ClientMixin) -> bool:
+        """Whether the token was issued to `client`."""
+        return self.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        """The access token's scope."""
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        """The access token's lifetime in seconds."""
+        return self.expires_in
+
+    def is_expired(self) -> bool:
+        """Whether the access token's lifetime has passed."""
+        return epoch_now() >= self.issued_at + self.expires_in
+
+    def is_revoked(self) -> bool:
+        """Whether the access token, or the grant it came from, was revoked."""
+        return self.access_revoked_at is not None or self.grant.revoked_at is not None
+
+    def get_user(self) -> User:
+        """The resource owner."""
+        return self.user
+
+    def get_client(self) -> Client | None:
+        """The client the token was issued to."""
+        return db.session.get(Client, self.client_id)

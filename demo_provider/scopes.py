@@ -1,0 +1,55 @@
+"""The scopes this provider understands: what each one means in plain words on the consent
+page, and which claims about the person each one releases (ID token, userinfo, profile API).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc6749 import scope_to_list
+
+if TYPE_CHECKING:
+    from demo_provider.models import User
+
+SUPPORTED = ("openid", "profile", "email", "offline_access")
+
+# What the person is agreeing to, said the way they would say it.
+DESCRIPTIONS = {
+    "openid": "Confirm who you are",
+    "profile": "See your name, username and profile",
+    "email": "See your e-mail address",
+    "offline_access": "Keep access while you are away (refresh tokens)",
+}
+
+CLAIMS_SUPPORTED = (
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "name",
+    "preferred_username",
+    "email",
+    "email_verified",
+)
+
+
+def describe(scope: str | None) -> list[tuple[str, str]]:
+    """List each requested scope with its plain-words description, in request order."""
+    return [(name, DESCRIPTIONS.get(name, name)) for name in scope_to_list(scope) or []]
+
+
+def user_claims(user: User, scope: str | None) -> dict[str, Any]:
+    """Claims about `user` released by `scope`; `sub` always, everything else only if granted."""
+    granted = set(scope_to_list(scope) or [])
+    claims: dict[str, Any] = {"sub": user.sub}
+    if "profile" in granted:
+        claims["name"] = user.name
+        claims["preferred_username"] = user.username
+    if "email" in granted:
+        claims["email"] = user.email
+        claims["email_verified"] = user.email_verified
+    return claims

@@ -1,0 +1,160 @@
+"""The demo provider's configuration: the `DEMO_PROVIDER_*` keys read from a mapping or from the
+environment, checked, given defaults, and turned into the Flask settings the app runs with.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from demo_provider import instance_files, scopes
+
+DEFAULT_ISSUER = "http://127.0.0.1:5001"
+DEFAULT_ACCESS_TOKEN_TTL = 300
+DEFAULT_REFRESH_TOKEN_TTL = 30 * 24 * 60 * 60
+DEFAULT_SESSION_COOKIE_NAME = "demo_provider_session"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The `DEMO_PROVIDER_*` settings found in environment variables, still as strings."""
+    config: dict[str, Any] = {
+        key: value for key, value in environ.items() if key.startswith("DEMO_PROVIDER_")
+    }
+    client_id = environ.get("DEMO_PROVIDER_CLIENT_ID")
+    if client_id:
+        client: dict[str, Any] = {
+            "client_id": client_id,
+            "client_secret": environ.get("DEMO_PROVIDER_CLIENT_SECRET", ""),
+            "redirect_uris": [
+                uri.strip()
+                for uri in environ.get("DEMO_PROVIDER_REDIRECT_URIS", "").split(",")
+                if uri.strip()
+            ],
+            "client_name": environ.get("DEMO_PROVIDER_CLIENT_NAME") or client_id,
+        }
+        if environ.get("DEMO_PROVIDER_CLIENT_SCOPE"):
+            client["scope"] = environ["DEMO_PROVIDER_CLIENT_SCOPE"]
+        config["DEMO_PROVIDER_CLIENTS"] = [client]
+    return config
+
+
+def resolve(config: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
+    """The complete Flask configuration for the provider app, defaults and generated secrets
+    filled in. Keys that are not `DEMO_PROVIDER_*` are passed through (e.g. `TESTING`).
+    """
+    instance = Path(instance_path)
+    issuer = _issuer(config.get("DEMO_PROVIDER_ISSUER") or DEFAULT_ISSUER)
+    issuer_parts = urlsplit(issuer)
+
+    resolved = {key: value for key, value in config.items() if not key.startswith("DEMO_PROVIDER_")}
+    resolved.update(
+        DEMO_PROVIDER_ISSUER=issuer,
+        DEMO_PROVIDER_DATABASE_URL=config.get("DEMO_PROVIDER_DATABASE_URL")
+        or f"sqlite:///{instance / 'demo-provider.sqlite3'}",
+        DEMO_PROVIDER_SIGNING_KEY_PATH=str(
+            config.get("DEMO_PROVIDER_SIGNING_KEY_PATH")
+            or instance / "demo-provider-signing-key.json"
+        ),
+        DEMO_PROVIDER_ACCESS_TOKEN_TTL=_positive_int(
+            config, "DEMO_PROVIDER_ACCESS_TOKEN_TTL", DEFAULT_ACCESS_TOKEN_TTL
+        ),
+        DEMO_PROVIDER_REFRESH_TOKEN_TTL=_positive_int(
+            config, "DEMO_PROVIDER_REFRESH_TOKEN_TTL", DEFAULT_REFRESH_TOKEN_TTL
+        ),
+        DEMO_PROVIDER_CLIENTS=[_client(item) for item in config.get("DEMO_PROVIDER_CLIENTS") or []],
+        DEMO_PROVIDER_SHOW_DEMO_USERS=_bool(config.get("DEMO_PROVIDER_SHOW_DEMO_USERS", True)),
+        DEMO_PROVIDER_SESSION_COOKIE_NAME=config.get("DEMO_PROVIDER_SESSION_COOKIE_NAME")
+        or DEFAULT_SESSION_COOKIE_NAME,
+    )
+    resolved.update(
+        SECRET_KEY=config.get("DEMO_PROVIDER_SECRET_KEY") or _generated_secret_key(instance),
+        SQLALCHEMY_DATABASE_URI=resolved["DEMO_PROVIDER_DATABASE_URL"],
+        # The provider's own cookie, scoped to its mount path so the client never receives it.
+        SESSION_COOKIE_NAME=resolved["DEMO_PROVIDER_SESSION_COOKIE_NAME"],
+        SESSION_COOKIE_PATH=issuer_parts.path or "/",
+        SESSION_COOKIE_HTTPONLY=True,
+        # Lax, not Strict: the person arrives here by a top-level redirect from the client.
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=issuer_parts.scheme == "https",
+        # The pages send `Referrer-Policy: no-referrer`, so Flask-WTF's HTTPS Referer check
+        # would reject every form; the session-bound CSRF token is the protection that counts.
+        WTF_CSRF_SSL_STRICT=False,
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    return resolved
+
+
+def _issuer(value: str) -> str:
+    """Check the issuer: it is compared byte for byte by clients (discovery, `iss`)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"DEMO_PROVIDER_ISSUER must be an absolute http(s) URL, got {value!r}")
+    if value.endswith("/") or parts.query or parts.fragment:
+        raise ValueError(
+            f"DEMO_PROVIDER_ISSUER must have no trailing slash, query or fragment, got {value!r}"
+        )
+    return value
+
+
+def _positive_int(config: Mapping[str, Any], key: str, default: int) -> int:
+    """An integer number of seconds, parsed from a string if it came from the environment."""
+    raw = config.get(key)
+    if raw is None or raw == "":
+        return default
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"{key} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    """A boolean, parsed from a string if it came from the environment."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"Expected a boolean, got {value!r}")
+
+
+def _client(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A client registration with its defaults filled in and its fields checked."""
+    client_id = item.get("client_id")
+    client_secret = item.get("client_secret")
+    if not client_id or not client_secret:
+        raise ValueError("Each demo provider client needs a client_id and a client_secret")
+    scope = item.get("scope") or " ".join(scopes.SUPPORTED)
+    unknown = set(scope.split()) - set(scopes.SUPPORTED)
+    if unknown:
+        raise ValueError(f"Client {client_id!r} asks for unknown scopes: {sorted(unknown)}")
+    redirect_uris = list(item.get("redirect_uris") or [])
+    if not redirect_uris:
+        raise ValueError(f"Client {client_id!r} needs at least one redirect URI")
+    return {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "redirect_uris": redirect_uris,
+        "client_name": item.get("client_name") or client_id,
+        "scope": scope,
+    }
+
+
+def _generated_secret_key(instance: Path) -> str:
+    """This install's cookie-signing key, generated on first start and kept in instance/."""
+    path = instance / "demo-provider-secret-key"
+    created = instance_files.read_or_create(path, lambda: secrets.token_hex(32).encode("ascii"))
+    return created.decode("ascii").strip()
+
+
+def environment() -> dict[str, Any]:
+    """The provider's settings from this process's environment."""
+    return from_environment(os.environ)

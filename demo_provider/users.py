@@ -1,0 +1,104 @@
+"""The people who can sign in at the demo provider: the seeded demo users, password checks, and
+the signed-in resource owner handed to the authorization endpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from demo_provider.extensions import db
+from demo_provider.models import User
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """A seeded account; the password is shown on the login page in development only."""
+
+    username: str
+    password: str
+    name: str
+    email: str
+    email_verified: bool
+    bio: str
+    location: str
+
+
+DEMO_USERS = (
+    DemoUser(
+        username="alice",
+        password="wonderland",  # noqa: S106 -- published demo credential, development only
+        name="Alice Liddell",
+        email="alice@example.org",
+        email_verified=True,
+        bio="Curious about everything, especially rabbit holes.",
+        location="Wonderland",
+    ),
+    DemoUser(
+        username="bob",
+        password="builder",  # noqa: S106 -- published demo credential, development only
+        name="Bob the Builder",
+        email="bob@example.org",
+        email_verified=False,
+        bio="Can we fix it? Yes we can.",
+        location="Sunflower Valley",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ResourceOwner:
+    """The person signed in at the provider, and when they proved it (the ID token's auth_time)."""
+
+    user: User
+    auth_time: int
+
+
+def seed_demo_users() -> None:
+    """Create the demo users that do not exist yet; existing ones (and their `sub`) are kept."""
+    for demo in DEMO_USERS:
+        if User.find_by_username(demo.username) is not None:
+            continue
+        db.session.add(
+            User(
+                username=demo.username,
+                password_hash=_demo_password_hash(demo.password),
+                name=demo.name,
+                email=demo.email,
+                email_verified=demo.email_verified,
+                bio=demo.bio,
+                location=demo.location,
+            )
+        )
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # Another process seeded the same user at the same moment; theirs is kept.
+            db.session.rollback()
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The user whose password matches, or None; equally slow whether or not the name exists."""
+    user = User.find_by_username(username) if username else None
+    if user is None:
+        # Hash anyway so response time does not reveal which usernames exist.
+        check_password_hash(_decoy_hash(), password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+@functools.cache
+def _demo_password_hash(password: str) -> str:
+    """The hash of a published demo password, computed once per process (hashing is slow)."""
+    return generate_password_hash(password)
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A throwaway hash compared against when the username is unknown."""
+    return generate_password_hash("decoy password that matches nothing")

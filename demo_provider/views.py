@@ -1,0 +1,221 @@
+"""The pages a person sees at the provider: home, sign in / sign out, and the authorization
+endpoint (validate the client's request, ask for consent, answer with a code or an error).
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlencode, urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InsecureTransportError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from demo_provider import scopes, server, users
+from demo_provider.extensions import db
+from demo_provider.models import User
+
+bp = Blueprint("views", __name__)
+
+# Form fields of the consent page that are not part of the client's authorization request.
+_CONSENT_FIELDS = {"csrf_token", "decision"}
+_MAX_NEXT_LENGTH = 4096
+
+
+@bp.get("/")
+def home():
+    """What this is and who is signed in."""
+    return render_template("demo_provider/home.html", user=_signed_in_user())
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Username and password form; on success a fresh session and a 303 to `next`."""
+    next_path = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return _login_page(next_path)
+
+    user = users.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+    if user is None:
+        # The same message whether the name or the password was wrong: no user enumeration.
+        return _login_page(next_path, error="Wrong username or password.")
+
+    # A new session on sign-in, so a session id planted before it is worth nothing (fixation).
+    session.clear()
+    session["user_id"] = user.id
+    session["auth_time"] = int(time.time())
+    return redirect(_app_url(next_path), code=303)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out of the provider (the client's own session is not touched)."""
+    next_path = safe_next(request.form.get("next"))
+    session.clear()
+    return redirect(_app_url(next_path), code=303)
+
+
+@bp.get("/authorize")
+def authorize():
+    """Validate the authorization request, make sure the person is signed in, ask for consent."""
+    owner = _resource_owner()
+    authorization = server.authorization_server()
+    try:
+        grant = authorization.get_consent_grant(end_user=owner)
+        _reject_request_objects(grant)
+    except OAuth2Error as error:
+        return _authorization_error(error)
+
+    if "none" in request.args.get("prompt", "").split():
+        # prompt=none forbids showing any page, and this provider always asks for consent.
+        state = request.args.get("state")
+        if owner is None or _sign_in_too_old(owner):
+            return _authorization_error(
+                LoginRequiredError(redirect_uri=grant.redirect_uri, state=state)
+            )
+        return _authorization_error(
+            ConsentRequiredError(redirect_uri=grant.redirect_uri, state=state)
+        )
+    # Authlib sets grant.prompt only for OpenID requests, so a missing sign-in is checked too.
+    if owner is None or grant.prompt == "login" or _sign_in_too_old(owner):
+        # prompt=login and max_age are satisfied by the sign-in about to happen, so they are
+        # dropped from the URL the person comes back to (otherwise they would loop).
+        return redirect(url_for(".login", next=_authorize_path(request.args)), code=303)
+
+    client = grant.client
+    return render_template(
+        "demo_provider/consent.html",
+        client_name=client.client_name,
+        requested=scopes.describe(grant.request.scope),
+        user=owner.user,
+        fields=[item for item in request.args.items(multi=True) if item[0] not in _CONSENT_FIELDS],
+        authorize_path=_authorize_path(request.args),
+        redirect_host=urlsplit(grant.redirect_uri).netloc,
+    )
+
+
+@bp.post("/authorize")
+def authorize_decision():
+    """Turn the person's Allow or Deny into a redirect to the client, with `state` and `iss`."""
+    owner = _resource_owner()
+    request_fields = [
+        (key, value) for key, value in request.form.items(multi=True) if key not in _CONSENT_FIELDS
+    ]
+    if owner is None:
+        return redirect(url_for(".login", next=_authorize_path(request_fields)), code=303)
+
+    authorization = server.authorization_server()
+    try:
+        # Validate again: the hidden fields came back from the browser and may have been edited.
+        grant = authorization.get_consent_grant(end_user=owner)
+        _reject_request_objects(grant)
+    except OAuth2Error as error:
+        return _authorization_error(error)
+
+    allowed = request.form.get("decision") == "allow"
+    return authorization.create_authorization_response(
+        grant_user=owner if allowed else None, grant=grant
+    )
+
+
+def safe_next(value: str | None) -> str | None:
+    """`value` if it is a path inside this app ("/..." with no scheme, host or backslash)."""
+    if not value or len(value) > _MAX_NEXT_LENGTH:
+        return None
+    # "//host" and "/\host" are read by browsers as another site; control characters are
+    # stripped by browsers, which can turn "/\t/host" into "//host".
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value
+
+
+def _app_url(next_path: str | None) -> str:
+    """The browser URL for an app-relative path (the mount prefix added), or the home page."""
+    if next_path is None:
+        return url_for(".home")
+    return request.script_root + next_path
+
+
+def _login_page(next_path: str | None, error: str | None = None):
+    """The sign-in form, listing the demo accounts in development."""
+    show_demo_users = current_app.config["DEMO_PROVIDER_SHOW_DEMO_USERS"]
+    return render_template(
+        "demo_provider/login.html",
+        next_path=next_path,
+        error=error,
+        demo_users=users.DEMO_USERS if show_demo_users else (),
+        username=request.form.get("username", ""),
+    )
+
+
+def _signed_in_user() -> User | None:
+    """The person signed in at the provider, if any."""
+    user_id = session.get("user_id")
+    return db.session.get(User, user_id) if user_id is not None else None
+
+
+def _resource_owner() -> users.ResourceOwner | None:
+    """The signed-in person with their sign-in time, as the authorization endpoint needs it."""
+    user = _signed_in_user()
+    if user is None:
+        return None
+    return users.ResourceOwner(user=user, auth_time=int(session.get("auth_time", 0)))
+
+
+def _sign_in_too_old(owner: users.ResourceOwner | None) -> bool:
+    """Whether the client's `max_age` asks for a more recent sign-in than this one."""
+    max_age = request.args.get("max_age", "")
+    if owner is None or not max_age.isdigit():
+        return False
+    return time.time() - owner.auth_time > int(max_age)
+
+
+def _authorize_path(fields) -> str:
+    """The app-relative authorize URL for these request fields, minus what a sign-in satisfies."""
+    items = fields.items(multi=True) if hasattr(fields, "items") else fields
+    kept = []
+    for key, value in items:
+        if key == "max_age":
+            continue
+        if key == "prompt":
+            value = " ".join(word for word in value.split() if word != "login")
+            if not value:
+                continue
+        kept.append((key, value))
+    return f"{request.path}?{urlencode(kept)}"
+
+
+def _reject_request_objects(grant) -> None:
+    """Request objects (`request`, `request_uri`) are not supported; say so instead of ignoring."""
+    data = grant.request.payload.data
+    for name, error in (
+        ("request", "request_not_supported"),
+        ("request_uri", "request_uri_not_supported"),
+    ):
+        if name in data:
+            raise OAuth2Error(error=error, redirect_uri=grant.redirect_uri, state=data.get("state"))
+
+
+def _authorization_error(error: OAuth2Error):
+    """Redirect an error to the client only when its redirect URI was verified; otherwise show
+    it here, because redirecting to an unverified URI would make this an open redirector.
+    """
+    if error.redirect_uri:
+        return server.authorization_server().authorization_error_redirect(error)
+    # Authlib refuses plain http except on loopback addresses; say that plainly.
+    insecure = isinstance(error, InsecureTransportError)
+    return render_template("demo_provider/error.html", error=error, insecure=insecure), 400

@@ -1,0 +1,233 @@
+"""Fixtures and helpers for testing the demo provider on its own: a provider app per test (fresh
+instance folder and database), and helpers that drive sign-in, consent and the token endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from demo_provider import create_app
+
+ISSUER = "http://127.0.0.1:5001"
+CLIENT_ID = "workshop-app"
+CLIENT_SECRET = "workshop-secret-with-enough-entropy"
+REDIRECT_URI = "http://127.0.0.1:5000/callback/demo"
+OTHER_CLIENT_ID = "other-app"
+OTHER_CLIENT_SECRET = "other-secret-with-enough-entropy"
+OTHER_REDIRECT_URI = "http://127.0.0.1:6000/callback"
+FULL_SCOPE = "openid profile email offline_access"
+
+
+@pytest.fixture(scope="session")
+def signing_key_path(tmp_path_factory):
+    """One RSA key for the whole run: generating one per test is slow and tests nothing new."""
+    return str(tmp_path_factory.mktemp("keys") / "signing-key.json")
+
+
+@pytest.fixture
+def demo_config(signing_key_path):
+    """Provider configuration with two registered clients."""
+    return {
+        "TESTING": True,
+        "DEMO_PROVIDER_ISSUER": ISSUER,
+        "DEMO_PROVIDER_SIGNING_KEY_PATH": signing_key_path,
+        "DEMO_PROVIDER_ACCESS_TOKEN_TTL": 300,
+        "DEMO_PROVIDER_CLIENTS": [
+            {
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "redirect_uris": [REDIRECT_URI],
+                "client_name": "Workshop App",
+                "scope": FULL_SCOPE,
+            },
+            {
+                "client_id": OTHER_CLIENT_ID,
+                "client_secret": OTHER_CLIENT_SECRET,
+                "redirect_uris": [OTHER_REDIRECT_URI],
+                "client_name": "Other App",
+            },
+        ],
+    }
+
+
+@pytest.fixture
+def demo_app(demo_config, tmp_path):
+    """A provider app with its own instance folder."""
+    return create_app(demo_config, instance_path=str(tmp_path / "instance"))
+
+
+@pytest.fixture
+def demo_client(demo_app):
+    """A browser-like test client for the provider (keeps its cookie)."""
+    return demo_app.test_client()
+
+
+class FormParser(HTMLParser):
+    """Collects each form's action and its named input values."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": attributes.get("action"), "fields": []})
+        elif tag == "input" and self.forms and attributes.get("name"):
+            self.forms[-1]["fields"].append((attributes["name"], attributes.get("value") or ""))
+
+
+class ProviderFlow:
+    """Drives the provider the way a browser and a client would, one step per method."""
+
+    issuer = ISSUER
+    client_id = CLIENT_ID
+    client_secret = CLIENT_SECRET
+    redirect_uri = REDIRECT_URI
+    other_client_id = OTHER_CLIENT_ID
+    other_client_secret = OTHER_CLIENT_SECRET
+    full_scope = FULL_SCOPE
+
+    def __init__(self, client):
+        self.client = client
+
+    @staticmethod
+    def forms(html: str) -> list[dict]:
+        """The forms on a page."""
+        parser = FormParser()
+        parser.feed(html)
+        return parser.forms
+
+    def csrf_token(self, html: str) -> str:
+        """The CSRF token embedded in a page's form."""
+        for form in self.forms(html):
+            for name, value in form["fields"]:
+                if name == "csrf_token":
+                    return value
+        raise AssertionError("no csrf_token on the page")
+
+    @staticmethod
+    def pkce_pair() -> tuple[str, str]:
+        """A fresh PKCE code_verifier and its S256 code_challenge."""
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode("ascii")).digest()
+        challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        return verifier, challenge
+
+    @staticmethod
+    def authorize_params(challenge: str | None = None, **overrides) -> dict[str, str]:
+        """A valid authorization request for the main client; `None` values are left out."""
+        params = {
+            "response_type": "code",
+            "client_id": CLIENT_ID,
+            "redirect_uri": REDIRECT_URI,
+            "scope": FULL_SCOPE,
+            "state": secrets.token_urlsafe(16),
+            "nonce": secrets.token_urlsafe(16),
+            "code_challenge": challenge or ProviderFlow.pkce_pair()[1],
+            "code_challenge_method": "S256",
+        }
+        params.update(overrides)
+        return {key: value for key, value in params.items() if value is not None}
+
+    @staticmethod
+    def query(location: str) -> dict[str, str]:
+        """The single-valued query parameters of a redirect Location."""
+        return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+
+    def sign_in(self, username="alice", password="wonderland", next_path=None):
+        """Sign in at the provider through its login form."""
+        page = self.client.get("/login")
+        data = {"csrf_token": self.csrf_token(page.get_data(as_text=True))}
+        data.update(username=username, password=password)
+        if next_path:
+            data["next"] = next_path
+        return self.client.post("/login", data=data)
+
+    def consent_form(self, params) -> dict:
+        """Open the consent page for `params` and return its Allow/Deny form."""
+        page = self.client.get("/authorize", query_string=params)
+        assert page.status_code == 200, page.get_data(as_text=True)
+        html = page.get_data(as_text=True)
+        return next(f for f in self.forms(html) if f["action"].endswith("/authorize"))
+
+    def decide(self, params, decision="allow"):
+        """Press Allow or Deny on the consent page for `params`; returns the response."""
+        form = self.consent_form(params)
+        fields = MultiDict([*form["fields"], ("decision", decision)])
+        return self.client.post(form["action"], data=fields)
+
+    def obtain_code(self, scope=FULL_SCOPE, **overrides):
+        """Sign in as alice, consent, and return (code, verifier, params)."""
+        verifier, challenge = self.pkce_pair()
+        params = self.authorize_params(challenge, scope=scope, **overrides)
+        self.sign_in()
+        response = self.decide(params)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return self.query(response.headers["Location"])["code"], verifier, params
+
+    @staticmethod
+    def basic_auth(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) -> dict[str, str]:
+        """An HTTP Basic Authorization header for a client."""
+        raw = f"{client_id}:{client_secret}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
+
+    def redeem(self, code, verifier, redirect_uri=REDIRECT_URI, **auth):
+        """POST the code to the token endpoint with client_secret_basic."""
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+        }
+        if verifier is not None:
+            data["code_verifier"] = verifier
+        return self.client.post("/token", data=data, headers=self.basic_auth(**auth))
+
+    def refresh(self, refresh_token, scope=None, **auth):
+        """POST a refresh grant to the token endpoint with client_secret_basic."""
+        data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        if scope:
+            data["scope"] = scope
+        return self.client.post("/token", data=data, headers=self.basic_auth(**auth))
+
+    def tokens(self, scope=FULL_SCOPE):
+        """Run the whole code flow and return the token response JSON and the request params."""
+        code, verifier, params = self.obtain_code(scope=scope)
+        response = self.redeem(code, verifier)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.get_json(), params
+
+    def revoke(self, token, hint=None, **auth):
+        """POST a revocation request with client_secret_basic."""
+        data = {"token": token}
+        if hint:
+            data["token_type_hint"] = hint
+        return self.client.post("/revoke", data=data, headers=self.basic_auth(**auth))
+
+    @staticmethod
+    def bearer(body) -> dict[str, str]:
+        """A bearer Authorization header for a token response's access token."""
+        return {"Authorization": f"Bearer {body['access_token']}"}
+
+    def userinfo(self, access_token):
+        """GET userinfo with the access token as a bearer token."""
+        return self.client.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+
+@pytest.fixture
+def flow(demo_client):
+    """Step-by-step driver for the provider under test."""
+    return ProviderFlow(demo_client)
+
+
+@pytest.fixture
+def flow_for():
+    """Makes a driver for any test client, e.g. one talking to the provider through a mount."""
+    return ProviderFlow

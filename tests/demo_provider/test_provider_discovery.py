@@ -1,0 +1,58 @@
+"""The demo provider's discovery document and JWKS."""
+
+PRIVATE_RSA_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
+
+def test_discovery_document_builds_every_url_from_the_issuer(flow):
+    metadata = flow.client.get("/.well-known/openid-configuration").get_json()
+
+    issuer = flow.issuer
+    assert metadata["issuer"] == issuer
+    assert metadata["authorization_endpoint"] == f"{issuer}/authorize"
+    assert metadata["token_endpoint"] == f"{issuer}/token"
+    assert metadata["userinfo_endpoint"] == f"{issuer}/userinfo"
+    assert metadata["jwks_uri"] == f"{issuer}/jwks.json"
+    assert metadata["revocation_endpoint"] == f"{issuer}/revoke"
+    assert metadata["profile_endpoint"] == f"{issuer}/api/profile"
+
+
+def test_discovery_document_ignores_the_host_header(flow):
+    response = flow.client.get(
+        "/.well-known/openid-configuration", headers={"Host": "evil.example"}
+    )
+
+    assert response.get_json()["issuer"] == flow.issuer
+    assert "evil.example" not in response.get_data(as_text=True)
+
+
+def test_discovery_document_advertises_only_what_is_enforced(flow):
+    metadata = flow.client.get("/.well-known/openid-configuration").get_json()
+
+    assert metadata["scopes_supported"] == ["openid", "profile", "email", "offline_access"]
+    assert metadata["response_types_supported"] == ["code"]
+    assert metadata["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert metadata["token_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+    ]
+    assert metadata["revocation_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+    ]
+    assert metadata["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert metadata["subject_types_supported"] == ["public"]
+    assert metadata["authorization_response_iss_parameter_supported"] is True
+    assert {"sub", "name", "email", "email_verified"} <= set(metadata["claims_supported"])
+
+
+def test_jwks_publishes_only_the_public_half_of_the_signing_key(flow):
+    jwks = flow.client.get("/jwks.json").get_json()
+
+    [key] = jwks["keys"]
+    assert key["kty"] == "RSA"
+    assert key["use"] == "sig"
+    assert key["alg"] == "RS256"
+    assert key["kid"]
+    assert {"n", "e"} <= set(key)
+    assert not PRIVATE_RSA_MEMBERS & set(key)

@@ -1,0 +1,145 @@
+"""The demo provider's configuration, generated per-install files, and mounting under a prefix."""
+
+import json
+import os
+import stat
+
+import pytest
+from flask import Flask
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from demo_provider import create_app, settings
+from demo_provider.extensions import db
+from demo_provider.models import Client, User
+
+
+def test_secret_key_and_signing_key_are_generated_owner_only(tmp_path):
+    instance = tmp_path / "instance"
+
+    create_app({}, instance_path=str(instance))
+
+    for name in ("demo-provider-secret-key", "demo-provider-signing-key.json"):
+        mode = stat.S_IMODE(os.stat(instance / name).st_mode)
+        assert mode == 0o600, name
+    key = json.loads((instance / "demo-provider-signing-key.json").read_text())
+    assert key["kty"] == "RSA"
+    assert key["kid"]
+
+
+def test_generated_keys_and_subjects_survive_a_restart(tmp_path):
+    instance = str(tmp_path / "instance")
+    first = create_app({}, instance_path=instance)
+    second = create_app({}, instance_path=instance)
+
+    assert first.secret_key == second.secret_key
+    assert first.test_client().get("/jwks.json").json == second.test_client().get("/jwks.json").json
+    with first.app_context():
+        alice_before = User.find_by_username("alice").sub
+    with second.app_context():
+        assert User.find_by_username("alice").sub == alice_before
+
+
+def test_client_secrets_are_stored_only_as_digests(demo_app):
+    with demo_app.app_context():
+        client = db.session.get(Client, "workshop-app")
+
+    assert client.client_secret_hash != "workshop-secret-with-enough-entropy"
+    assert len(client.client_secret_hash) == 64
+
+
+def test_environment_settings_are_parsed(monkeypatch, tmp_path):
+    environ = {
+        "DEMO_PROVIDER_ISSUER": "http://127.0.0.1:5000/demo-provider",
+        "DEMO_PROVIDER_ACCESS_TOKEN_TTL": "120",
+        "DEMO_PROVIDER_SHOW_DEMO_USERS": "0",
+        "DEMO_PROVIDER_CLIENT_ID": "env-app",
+        "DEMO_PROVIDER_CLIENT_SECRET": "env-secret",
+        "DEMO_PROVIDER_REDIRECT_URIS": (
+            "http://127.0.0.1:5000/callback/demo, http://localhost:5000/cb"
+        ),
+        "DEMO_PROVIDER_CLIENT_NAME": "Env App",
+    }
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+
+    app = create_app(instance_path=str(tmp_path / "instance"))
+
+    assert app.config["DEMO_PROVIDER_ACCESS_TOKEN_TTL"] == 120
+    assert app.config["DEMO_PROVIDER_SHOW_DEMO_USERS"] is False
+    assert app.config["SESSION_COOKIE_PATH"] == "/demo-provider"
+    with app.app_context():
+        client = db.session.get(Client, "env-app")
+        assert client.client_name == "Env App"
+        assert client.redirect_uris == [
+            "http://127.0.0.1:5000/callback/demo",
+            "http://localhost:5000/cb",
+        ]
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    ["http://127.0.0.1:5001/", "127.0.0.1:5001", "http://127.0.0.1:5001?x=1"],
+)
+def test_malformed_issuer_is_refused(issuer, tmp_path):
+    with pytest.raises(ValueError, match="DEMO_PROVIDER_ISSUER"):
+        settings.resolve({"DEMO_PROVIDER_ISSUER": issuer}, str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "http://app.example/callback",
+        "https://app.example/callback#fragment",
+        "https://user@app.example/callback",
+        "/callback",
+    ],
+)
+def test_unsafe_redirect_uri_registration_is_refused(redirect_uri, demo_config, tmp_path):
+    demo_config["DEMO_PROVIDER_CLIENTS"][0]["redirect_uris"] = [redirect_uri]
+
+    with pytest.raises(ValueError, match="Redirect URI"):
+        create_app(demo_config, instance_path=str(tmp_path / "instance"))
+
+
+def test_provider_works_mounted_under_a_prefix(demo_config, tmp_path):
+    demo_config["DEMO_PROVIDER_ISSUER"] = "http://localhost/demo-provider"
+    provider = create_app(demo_config, instance_path=str(tmp_path / "instance"))
+    outer = Flask("outer")
+    outer.wsgi_app = DispatcherMiddleware(outer.wsgi_app, {"/demo-provider": provider})
+    browser = outer.test_client()
+
+    login_page = browser.get("/demo-provider/login").get_data(as_text=True)
+    discovery = browser.get("/demo-provider/.well-known/openid-configuration").get_json()
+
+    assert 'action="/demo-provider/login"' in login_page
+    assert "/demo-provider/static/provider.css" in login_page
+    assert discovery["issuer"] == "http://localhost/demo-provider"
+    assert browser.get_cookie("demo_provider_session", path="/demo-provider") is not None
+
+
+def test_mounted_provider_keeps_its_prefix_through_sign_in(demo_config, tmp_path, flow_for):
+    demo_config["DEMO_PROVIDER_ISSUER"] = "http://localhost/demo-provider"
+    provider = create_app(demo_config, instance_path=str(tmp_path / "instance"))
+    outer = Flask("outer")
+    outer.wsgi_app = DispatcherMiddleware(outer.wsgi_app, {"/demo-provider": provider})
+    browser = outer.test_client()
+    flow = flow_for(browser)
+    params = flow.authorize_params()
+
+    to_login = browser.get("/demo-provider/authorize", query_string=params)
+    next_path = flow.query(to_login.headers["Location"])["next"]
+    page = browser.get(to_login.headers["Location"]).get_data(as_text=True)
+    signed_in = browser.post(
+        "/demo-provider/login",
+        data={
+            "csrf_token": flow.csrf_token(page),
+            "username": "alice",
+            "password": "wonderland",
+            "next": next_path,
+        },
+    )
+
+    assert to_login.headers["Location"].startswith("/demo-provider/login?next=/authorize")
+    assert signed_in.headers["Location"] == "/demo-provider" + next_path
+    consent = browser.get(signed_in.headers["Location"])
+    assert 'action="/demo-provider/authorize"' in consent.get_data(as_text=True)
