@@ -1,16 +1,26 @@
-"""Account rules: who a verified provider identity signs in as, and what happens to the user's
-linked identities. No request objects here; the callback view passes in what it verified.
+"""Account rules: who a verified provider identity signs in as, linking more identities to a user,
+unlinking them, and deleting the account. No request objects here; views pass in what the
+callback verified.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 import tokens
 from extensions import db
 from models import LinkedAccount, User, utcnow
 from providers import Identity, SignInResult
+
+
+class AccountRuleError(Exception):
+    """An account rule forbids the change; nothing was changed. `message` is for people."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
 
 
 def find_link(provider: str, subject: str) -> LinkedAccount | None:
@@ -22,37 +32,127 @@ def find_link(provider: str, subject: str) -> LinkedAccount | None:
     ).scalar_one_or_none()
 
 
-def sign_in(result: SignInResult) -> User:
-    """The user this identity belongs to, created on first sign-in; its tokens are updated."""
+def link_of(user: User, provider: str) -> LinkedAccount | None:
+    """The user's link to that provider, if they have one."""
+    return next((link for link in user.linked_accounts if link.provider == provider), None)
+
+
+def sign_in(result: SignInResult, *, provider_title: str) -> User:
+    """The user this identity belongs to, created on first sign-in; its tokens are updated.
+
+    A new identity whose verified e-mail address belongs to an existing user is refused rather
+    than merged: whoever controls an address at one provider must not inherit an account made
+    with another provider. The person signs in the usual way and links the new provider instead.
+    """
     try:
-        return _sign_in(result)
+        return _sign_in(result, provider_title)
     except IntegrityError:
-        # Two first sign-ins of one identity raced and the other one created the user:
-        # use theirs.
+        # Two first sign-ins of one identity raced and the other one created the user: use theirs.
         db.session.rollback()
-        return _sign_in(result)
+        return _sign_in(result, provider_title)
 
 
-def _sign_in(result: SignInResult) -> User:
+def _sign_in(result: SignInResult, provider_title: str) -> User:
     identity = result.identity
     link = find_link(identity.provider, identity.subject)
     if link is None:
+        if identity.email_verified and identity.email and _email_in_use(identity.email):
+            raise AccountRuleError(
+                "email_already_registered",
+                f"An account with the e-mail address of this {provider_title} account already "
+                f"exists here. Sign in the way you did before, then link {provider_title} from "
+                "your profile page.",
+            )
         user = User(display_name=identity.display_name, email=identity.email)
         link = LinkedAccount(
             user=user, provider=identity.provider, subject=identity.subject, issuer=identity.issuer
         )
         db.session.add(link)
-    _update_identity(link, identity)
-    # Signing in again replaces the stored tokens: the new grant is the one that works.
-    tokens.store(link, result.token)
+    _update(link, result)
     link.user.last_sign_in_at = utcnow()
     db.session.commit()
     return link.user
 
 
-def _update_identity(link: LinkedAccount, identity: Identity) -> None:
+def _email_in_use(email: str) -> bool:
+    address = email.strip().lower()
+    found = db.session.execute(
+        select(User.id)
+        .outerjoin(LinkedAccount)
+        .where(or_(func.lower(User.email) == address, func.lower(LinkedAccount.email) == address))
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def link(user: User, result: SignInResult, *, provider_title: str) -> LinkedAccount:
+    """Link a verified identity to the signed-in user, or refresh the tokens of their link."""
+    identity = result.identity
+    owner_link = find_link(identity.provider, identity.subject)
+    if owner_link is not None and owner_link.user_id != user.id:
+        raise AccountRuleError(
+            "identity_linked_to_another_user",
+            f"This {provider_title} account is already linked to another account here. "
+            "Nothing was changed.",
+        )
+    existing = link_of(user, identity.provider)
+    if existing is not None and existing.subject != identity.subject:
+        raise AccountRuleError(
+            "provider_already_linked",
+            f"Your account is linked to a different {provider_title} account. Unlink it first "
+            "if you want to use this one instead.",
+        )
+    if existing is None:
+        existing = LinkedAccount(
+            user=user, provider=identity.provider, subject=identity.subject, issuer=identity.issuer
+        )
+        db.session.add(existing)
+    _update(existing, result)
+    try:
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        raise AccountRuleError(
+            "identity_linked_to_another_user",
+            f"This {provider_title} account was just linked elsewhere. Nothing was changed.",
+        ) from error
+    return existing
+
+
+def _update(link: LinkedAccount, result: SignInResult) -> None:
+    """Signing in again replaces the stored tokens: the new grant is the one that works."""
+    identity: Identity = result.identity
     link.display_name = identity.display_name
     link.email = identity.email
+    tokens.store(link, result.token)
+
+
+def unlink(user: User, provider: str, *, provider_title: str) -> None:
+    """Remove a link and its tokens (revoked at the provider first, best effort).
+
+    The last link cannot go: it is the user's only way to sign in. Deleting the account is the
+    way out, and the page offers it.
+    """
+    link = link_of(user, provider)
+    if link is None:
+        raise LookupError(provider)
+    if len(user.linked_accounts) == 1:
+        raise AccountRuleError(
+            "last_sign_in_method",
+            f"{provider_title} is your only way to sign in, so it cannot be unlinked. "
+            "You can delete your account instead.",
+        )
+    tokens.revoke(link)
+    user.linked_accounts.remove(link)
+    db.session.commit()
+
+
+def delete(user: User) -> None:
+    """Delete the user with every link and token (each grant revoked first, best effort)."""
+    for link in user.linked_accounts:
+        tokens.revoke(link)
+    db.session.delete(user)
+    db.session.commit()
 
 
 def load_user(user_id: str) -> User | None:

@@ -181,6 +181,29 @@ def _refresh_locked(link: LinkedAccount) -> str:
     return token["access_token"]
 
 
+def revoke(link: LinkedAccount) -> None:
+    """Ask the provider to revoke the link's grant (best effort), then forget its tokens here.
+
+    The refresh token goes first: revoking it ends the whole grant at most providers (RFC 7009
+    §2.1). The local copies are dropped even when the provider cannot be reached.
+    """
+    provider = providers.get(link.provider)
+    for ciphertext, hint in (
+        (link.refresh_token_ciphertext, "refresh_token"),
+        (link.access_token_ciphertext, "access_token"),
+    ):
+        try:
+            token = decrypt(ciphertext)
+        except UnreadableCiphertext:
+            continue
+        if token and provider is not None:
+            revoked = providers.revoke(provider, token, hint)
+            current_app.logger.info(
+                "token revocation: provider=%s hint=%s confirmed=%s", link.provider, hint, revoked
+            )
+    discard(link)
+
+
 def mark_reconnect_needed(link: LinkedAccount) -> None:
     """Discard the link's tokens and mark it for reconnection, committed."""
     discard(link)

@@ -8,13 +8,14 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask_login import login_user
+from flask_login import current_user, login_user
 
 import accounts
 import login_attempts
@@ -74,7 +75,15 @@ def finish(provider_name: str):
     except providers.ProviderError as error:
         return _error_page(provider, error)
 
-    user = accounts.sign_in(result)
+    if attempt.user_id is not None:
+        return _finish_link(provider, attempt, result)
+    try:
+        user = accounts.sign_in(result, provider_title=provider.title)
+    except accounts.AccountRuleError as error:
+        current_app.logger.warning(
+            "sign-in refused: provider=%s reason=%s", provider.name, error.reason
+        )
+        return render_template("callback/refused.html", error=error, provider=provider), 409
     # A fresh session for the signed-in user (no fixation); other tabs' sign-ins stay valid.
     still_pending = login_attempts.still_pending(session.get(PENDING_KEY, []))
     session.clear()
@@ -84,3 +93,20 @@ def finish(provider_name: str):
     current_app.logger.info("signed in: provider=%s user=%s", provider.name, user.id)
     destination = safe_next_url(attempt.next_url) or url_for("profile.show")
     return redirect(destination, code=303)
+
+
+def _finish_link(provider: providers.Provider, attempt, result):
+    # A link started by one user must not complete in another user's session (or none): that
+    # would attach the first user's provider account to whoever holds this browser now.
+    if not current_user.is_authenticated or current_user.id != attempt.user_id:
+        return _refuse(provider, "link_user_mismatch", "This link was started by someone else.")
+    try:
+        accounts.link(current_user, result, provider_title=provider.title)
+    except accounts.AccountRuleError as error:
+        current_app.logger.warning(
+            "link refused: provider=%s reason=%s", provider.name, error.reason
+        )
+        return render_template("callback/refused.html", error=error, provider=provider), 409
+    current_app.logger.info("linked: provider=%s user=%s", provider.name, current_user.id)
+    flash(f"{provider.title} is linked to your account.", "info")
+    return redirect(url_for("profile.show"), code=303)

@@ -43,6 +43,17 @@ def start(provider_name: str):
     provider = providers.get(provider_name)
     if provider is None:
         abort(404)
+    return send_to_provider(
+        provider, next_url=safe_next_url(request.form.get("next")), user_id=None
+    )
+
+
+def send_to_provider(provider: providers.Provider, *, next_url: str | None, user_id: int | None):
+    """Start the authorization code flow: remember the attempt, redirect the browser (303).
+
+    `user_id` is set when a signed-in user links the provider; the callback then completes only
+    in that user's session.
+    """
     try:
         authorization = providers.authorization_request(provider)
     except providers.ProviderError as error:
@@ -52,10 +63,7 @@ def start(provider_name: str):
         return render_template("callback/error.html", error=error, provider=provider), error.status
 
     attempt = login_attempts.create(
-        provider.name,
-        authorization,
-        next_url=safe_next_url(request.form.get("next")),
-        user_id=None,
+        provider.name, authorization, next_url=next_url, user_id=user_id
     )
     # The session remembers which attempts this browser started: a callback whose state is not
     # in this list was started elsewhere (login CSRF) and is refused.

@@ -1,11 +1,16 @@
-"""The profile page: the signed-in user and, for each linked provider, live data from its API."""
+"""The profile page: the signed-in user, each linked provider with live data from its API, and
+the account's changes: link another provider, unlink one, delete the account (all POST + CSRF).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, logout_user
 
+import accounts
 import linked_profiles
+import providers
+from blueprints.login import send_to_provider
 
 bp = Blueprint("profile", __name__)
 
@@ -13,6 +18,48 @@ bp = Blueprint("profile", __name__)
 @bp.get("/profile")
 @login_required
 def show():
+    linked = {link.provider for link in current_user.linked_accounts}
     return render_template(
-        "profile/show.html", user=current_user, links=linked_profiles.for_user(current_user)
+        "profile/show.html",
+        user=current_user,
+        links=linked_profiles.for_user(current_user),
+        linkable=[p for p in providers.enabled() if p.name not in linked],
     )
+
+
+@bp.post("/profile/link/<provider_name>")
+@login_required
+def link(provider_name: str):
+    """Connect another provider, or reconnect one whose grant ended."""
+    provider = providers.get(provider_name)
+    if provider is None:
+        abort(404)
+    return send_to_provider(provider, next_url=None, user_id=current_user.id)
+
+
+@bp.post("/profile/unlink/<provider_name>")
+@login_required
+def unlink(provider_name: str):
+    provider = providers.get(provider_name)
+    title = provider.title if provider else provider_name
+    try:
+        accounts.unlink(current_user, provider_name, provider_title=title)
+    except LookupError:
+        abort(404)
+    except accounts.AccountRuleError as error:
+        flash(error.message, "error")
+        return redirect(url_for("profile.show"), code=303)
+    flash(f"{title} is no longer linked. This site no longer holds its tokens.", "info")
+    return redirect(url_for("profile.show"), code=303)
+
+
+@bp.post("/profile/delete")
+@login_required
+def delete():
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm that you want to delete your account.", "error")
+        return redirect(url_for("profile.show"), code=303)
+    accounts.delete(current_user._get_current_object())
+    logout_user()
+    flash("Your account and every token this site held for it are deleted.", "info")
+    return redirect(url_for("login.home"), code=303)

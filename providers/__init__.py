@@ -4,7 +4,7 @@ Callers import this package and use its functions (`providers.fetch_profile(...)
 site shows the layer and a test can patch one place.
 """
 
-from providers.api import fetch_profile, refresh
+from providers.api import fetch_profile, refresh, revoke
 from providers.errors import (
     AccessTokenRejected,
     GrantRevoked,
@@ -45,4 +45,5 @@ __all__ = [
     "get",
     "redirect_uri",
     "refresh",
+    "revoke",
 ]

@@ -120,3 +120,23 @@ def safe_code(value: object) -> str:
     """A provider error code reduced to characters safe for logs and pages."""
     text = str(value)[:40]
     return "".join(c for c in text if c.isalnum() or c == "_") or "unknown"
+
+
+def revoke(provider: Provider, token: str, token_type_hint: str) -> bool:
+    """Ask the provider to revoke a token (RFC 7009); True when it confirmed.
+
+    Best effort by design: the caller deletes its copy whatever happens here, so a provider
+    that is down cannot keep a token alive in this app's database.
+    """
+    try:
+        url = metadata.server_metadata(provider).get("revocation_endpoint")
+    except (ProviderUnavailable, ProviderMisconfigured):
+        return False
+    if not isinstance(url, str):
+        return False
+    client = http.oauth_session(provider)
+    try:
+        response = client.revoke_token(url, token=token, token_type_hint=token_type_hint)
+    except requests.RequestException:
+        return False
+    return response.status_code == 200

@@ -38,6 +38,9 @@ class Provider:
     #: The API the profile page calls with the access token; a metadata key or a URL.
     profile_endpoint: str = "userinfo_endpoint"
     map_profile: Callable[[Mapping[str, Any]], Profile] = field(default=lambda p: Profile(""))
+    #: For plain OAuth 2.0 providers (no ID token): who signed in, read from the API with the
+    #: new access token; returns (subject, profile).
+    fetch_identity: Callable[[Provider, str], tuple[str, Profile]] | None = None
     #: Signature algorithms accepted on ID tokens: pinned, never `none`, never taken from the token.
     id_token_algorithms: tuple[str, ...] = ("RS256",)
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
@@ -53,10 +56,11 @@ class Provider:
 
 def build(config: Mapping[str, Any]) -> dict[str, Provider]:
     """Every provider the configuration switches on, by name, in button order."""
-    from providers import demo, oidc
+    from providers import demo, github, gitlab, google, oidc
 
     found: list[Provider] = []
-    for module in (demo, oidc):
+    # Button order on the sign-in page.
+    for module in (demo, github, google, gitlab, oidc):
         found.extend(module.from_config(config))
     return {provider.name: provider for provider in found}
 

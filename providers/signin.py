@@ -43,6 +43,8 @@ class Identity:
     issuer: str | None
     display_name: str
     email: str | None
+    #: Whether the provider vouches that the person controls `email`.
+    email_verified: bool = False
     claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -116,6 +118,16 @@ def finish(
     api.check_token_response(provider, token)
     if provider.is_oidc:
         identity = _oidc_identity(provider, token, nonce)
+    elif provider.fetch_identity is not None:
+        subject, profile = provider.fetch_identity(provider, token["access_token"])
+        identity = Identity(
+            provider=provider.name,
+            subject=subject,
+            issuer=None,
+            display_name=profile.display_name[:200],
+            email=profile.email,
+            email_verified=profile.email is not None,
+        )
     else:
         raise SignInRejected("provider_kind_unsupported", f"{provider.title} is not supported.")
     return SignInResult(identity=identity, token=token)
@@ -175,6 +187,7 @@ def _oidc_identity(provider: Provider, token: Mapping[str, Any], nonce: str) -> 
         subject=claims["sub"],
         issuer=claims["iss"],
         display_name=display_name[:200],
-        email=merged.get("email") if merged.get("email_verified") is not False else None,
+        email=merged.get("email") if isinstance(merged.get("email"), str) else None,
+        email_verified=merged.get("email_verified") is True,
         claims=merged,
     )

@@ -1,0 +1,45 @@
+"""GitLab: OpenID Connect at https://gitlab.com, or a self-managed instance via GITLAB_ISSUER.
+GitLab rotates refresh tokens on every refresh; the token vault keeps the newest one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from providers import oidc, settings
+from providers.registry import Profile, Provider
+
+NAME = "gitlab"
+TITLE = "GitLab"
+ISSUER = "https://gitlab.com"
+SCOPE = "openid profile email"
+
+
+def map_profile(claims: Mapping[str, Any]) -> Profile:
+    """Map GitLab's userinfo claims (standard ones plus `groups`) to the common profile shape."""
+    profile = oidc.map_profile(claims)
+    groups = claims.get("groups")
+    if isinstance(groups, list) and groups:
+        details = (*profile.details, ("Groups", ", ".join(str(group) for group in groups)))
+        return Profile(profile.display_name, profile.username, profile.email, details)
+    return profile
+
+
+def from_config(config: Mapping[str, Any]) -> list[Provider]:
+    """GitLab, when GITLAB_CLIENT_ID is set."""
+    found = settings.credentials(config, NAME)
+    if found is None:
+        return []
+    client_id, client_secret = found
+    return [
+        Provider(
+            name=NAME,
+            title=settings.optional(config, NAME, "TITLE", TITLE),
+            client_id=client_id,
+            client_secret=client_secret,
+            scope=settings.optional(config, NAME, "SCOPE", SCOPE),
+            issuer=settings.optional(config, NAME, "ISSUER", ISSUER),
+            map_profile=map_profile,
+        )
+    ]

@@ -1,0 +1,36 @@
+"""Google: OpenID Connect at https://accounts.google.com. `access_type=offline` asks for a refresh
+token and `prompt=consent` makes Google send one again when someone signs in a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from providers import oidc, settings
+from providers.registry import Provider
+
+NAME = "google"
+TITLE = "Google"
+ISSUER = "https://accounts.google.com"
+SCOPE = "openid profile email"
+
+
+def from_config(config: Mapping[str, Any]) -> list[Provider]:
+    """Google, when GOOGLE_CLIENT_ID is set."""
+    found = settings.credentials(config, NAME)
+    if found is None:
+        return []
+    client_id, client_secret = found
+    return [
+        Provider(
+            name=NAME,
+            title=settings.optional(config, NAME, "TITLE", TITLE),
+            client_id=client_id,
+            client_secret=client_secret,
+            scope=settings.optional(config, NAME, "SCOPE", SCOPE),
+            issuer=ISSUER,
+            map_profile=oidc.map_profile,
+            extra_authorize_params={"access_type": "offline", "prompt": "consent"},
+        )
+    ]

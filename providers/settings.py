@@ -1,0 +1,31 @@
+"""Reading a built-in provider's settings from configuration: `<NAME>_CLIENT_ID`,
+`<NAME>_CLIENT_SECRET` and the optional `<NAME>_SCOPE`, `<NAME>_TITLE` and `<NAME>_ISSUER`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from config import ConfigurationError
+
+
+def credentials(config: Mapping[str, Any], name: str) -> tuple[str, str] | None:
+    """(client id, client secret) when the provider is switched on, None when it is off.
+
+    A provider switches on when its client id is set; a client id without a secret is a mistake
+    worth stopping for rather than a button that fails at the provider.
+    """
+    prefix = name.upper()
+    client_id = config.get(f"{prefix}_CLIENT_ID")
+    if not client_id:
+        return None
+    client_secret = config.get(f"{prefix}_CLIENT_SECRET")
+    if not client_secret:
+        raise ConfigurationError(f"{prefix}_CLIENT_ID is set but {prefix}_CLIENT_SECRET is not.")
+    return client_id, client_secret
+
+
+def optional(config: Mapping[str, Any], name: str, setting: str, default: str) -> str:
+    """`<NAME>_<SETTING>` if configured, else the default."""
+    return config.get(f"{name.upper()}_{setting}") or default
