@@ -85,15 +85,23 @@ def _mount_demo_provider(app: Flask) -> None:
 
 
 @click.command("providers")
+@click.option("--check", is_flag=True, help="Fetch each provider's discovery document and keys.")
 @with_appcontext
-def providers_command() -> None:
+def providers_command(check: bool) -> None:
     """List the configured providers with the exact redirect URI to register at each."""
     configured = providers.enabled()
     if not configured:
         click.echo("No providers are configured. See README, 'Add a real provider'.")
+    failed = False
     for provider in configured:
         uri = provider.redirect_uri(current_app.config["BASE_URL"])
         kind = f"OpenID Connect, issuer {provider.issuer}" if provider.is_oidc else "OAuth 2.0"
         click.echo(
             f"{provider.name:<10} {provider.title:<20} {kind}\n           redirect URI: {uri}"
         )
+        if check:
+            problem = providers.check(provider)
+            failed = failed or problem is not None
+            click.echo(f"           check: {problem or 'ok'}")
+    if failed:
+        raise SystemExit(1)

@@ -14,6 +14,7 @@ from providers.errors import (
     SignInCancelled,
     SignInRejected,
 )
+from providers.metadata import check
 from providers.registry import Profile, Provider, build, enabled, get
 from providers.signin import (
     AuthorizationRequest,
@@ -39,6 +40,7 @@ __all__ = [
     "SignInResult",
     "authorization_request",
     "build",
+    "check",
     "enabled",
     "fetch_profile",
     "finish",

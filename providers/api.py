@@ -108,7 +108,13 @@ def refresh(provider: Provider, refresh_token: str, original: Mapping[str, Any])
         check_token_response(provider, token)
         if provider.is_oidc and token.get("id_token"):
             # Core §12.2: a refreshed ID token must describe the same person from the same issuer.
-            idtoken.validate(provider, token["id_token"], nonce=None, original=original)
+            idtoken.validate(
+                provider,
+                token["id_token"],
+                nonce=None,
+                access_token=token["access_token"],
+                original=original,
+            )
     except SignInRejected as error:
         raise GrantRevoked(
             error.reason, f"{provider.title} sent a token we cannot trust."

@@ -5,6 +5,8 @@ to the app: pinned algorithms, keys only from the provider's JWKS, exact `iss`, 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import json
 from collections.abc import Mapping
@@ -50,11 +52,13 @@ def validate(
     id_token: str,
     *,
     nonce: str | None,
+    access_token: str | None = None,
     original: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The verified claims of an ID token, or SignInRejected.
 
-    `nonce` is the value sent in this sign-in's authorization request; `original` holds the
+    `nonce` is the value sent in this sign-in's authorization request; `access_token` the one
+    that came with the ID token (checked against `at_hash` when present); `original` holds the
     claims of the first ID token when this one came back with a refresh (Core §12.2: same
     `iss` and `sub`).
     """
@@ -80,6 +84,8 @@ def validate(
             raise _reject("id_token_unknown_key") from error
     claims = token.claims
     _check_claims(provider, claims, nonce)
+    if "at_hash" in claims:
+        _check_at_hash(claims["at_hash"], access_token, header["alg"])
     if original is not None and (
         claims.get("iss") != original.get("iss") or claims.get("sub") != original.get("sub")
     ):
@@ -94,6 +100,22 @@ def _decode(provider: Provider, id_token: str, keys) -> jwt.Token:
         raise
     except (JoseError, ValueError, TypeError) as error:
         raise _reject("id_token_bad_signature") from error
+
+
+# Core §3.1.3.8: at_hash is the left half of the access token's hash, with the hash named by the
+# ID token's algorithm. An algorithm missing here fails closed (CVE-2026-28498 failed open).
+_AT_HASH_FUNCTIONS = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
+
+
+def _check_at_hash(at_hash: object, access_token: str | None, alg: str) -> None:
+    """An `at_hash` that is present must match the access token it came with."""
+    function = _AT_HASH_FUNCTIONS.get(alg[-3:])
+    if function is None or not isinstance(at_hash, str) or not isinstance(access_token, str):
+        raise _reject("id_token_invalid_at_hash")
+    digest = function(access_token.encode("ascii", "surrogateescape")).digest()
+    expected = base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
+    if not hmac.compare_digest(expected, at_hash):
+        raise _reject("id_token_invalid_at_hash")
 
 
 def _check_claims(provider: Provider, claims: dict[str, Any], nonce: str | None) -> None:

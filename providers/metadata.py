@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
@@ -19,6 +20,15 @@ from providers.errors import ProviderMisconfigured, ProviderUnavailable
 from providers.registry import Provider
 
 REQUIRED_OIDC_METADATA = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+# Endpoints this client sends people, secrets or tokens to, or takes its keys from.
+CALLED_ENDPOINTS = (
+    "authorization_endpoint",
+    "token_endpoint",
+    "userinfo_endpoint",
+    "jwks_uri",
+    "revocation_endpoint",
+    "end_session_endpoint",
+)
 MAX_DOCUMENT_BYTES = 512 * 1024
 
 
@@ -93,6 +103,42 @@ def _check_discovery(provider: Provider, document: dict[str, Any]) -> None:
             "discovery_incomplete",
             f"{provider.title}'s discovery document lacks {', '.join(missing)}.",
         )
+    unsafe = _unsafe_endpoints(provider, document)
+    if unsafe:
+        raise ProviderMisconfigured(
+            "discovery_unsafe_endpoint",
+            f"{provider.title}'s discovery document names unsafe URLs for {', '.join(unsafe)}.",
+        )
+
+
+def _unsafe_endpoints(provider: Provider, document: dict[str, Any]) -> list[str]:
+    """The called endpoints whose URL would take the client secret, an access token or the
+    signing keys somewhere other than an absolute http(s) address at least as safe as the issuer.
+
+    A plain-http endpoint under an https issuer would give the secret to anyone on the path;
+    `http://issuer@evil.example/` names the host after the `@` (PYSEC-2026-4354); `file:` and
+    other schemes, or a relative URL, are not the provider's web server at all.
+    """
+    keys = list(CALLED_ENDPOINTS)
+    if not provider.profile_endpoint.startswith(("https://", "http://")):
+        keys.append(provider.profile_endpoint)
+    # An http issuer (the demo provider on a laptop) already trusts plain http for discovery.
+    schemes = {"https"} if urlsplit(provider.issuer or "").scheme == "https" else {"https", "http"}
+    return [
+        key
+        for key in keys
+        if document.get(key) is not None and not _is_safe_url(document[key], schemes)
+    ]
+
+
+def _is_safe_url(value: object, schemes: set[str]) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        url = urlsplit(value)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+    return url.scheme in schemes and bool(url.hostname) and "@" not in url.netloc
 
 
 def key_set(provider: Provider, *, refetch: bool = False) -> KeySet:
@@ -142,3 +188,14 @@ def _signing_keys(provider: Provider, document: dict[str, Any]) -> KeySet:
 
 
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
+
+
+def check(provider: Provider) -> str | None:
+    """What is wrong with the provider's published configuration, or None when it is usable."""
+    try:
+        server_metadata(provider)
+        if provider.is_oidc:
+            key_set(provider)
+    except (ProviderUnavailable, ProviderMisconfigured) as error:
+        return f"{error.reason}: {error.message}"
+    return None

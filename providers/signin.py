@@ -162,7 +162,9 @@ def _oidc_identity(provider: Provider, token: Mapping[str, Any], nonce: str) -> 
     if not token.get("id_token"):
         # We asked for `openid`: a response without an ID token cannot prove who signed in.
         raise SignInRejected("id_token_missing", f"{provider.title} did not say who signed in.")
-    claims = idtoken.validate(provider, token["id_token"], nonce=nonce)
+    claims = idtoken.validate(
+        provider, token["id_token"], nonce=nonce, access_token=token["access_token"]
+    )
     userinfo: Mapping[str, Any] = {}
     if "userinfo_endpoint" in metadata.server_metadata(provider):
         userinfo = api.get_json(

@@ -1,13 +1,17 @@
 """The demo provider served over real HTTP on 127.0.0.1 for the tests, with a recorder of every
-request it receives and a switch to make an endpoint fail, both kept here in test code only.
+request it receives, a switch to make an endpoint fail and a hook to rewrite what an endpoint
+answers, all kept here in test code only.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -29,18 +33,31 @@ class Recorded:
 @dataclass
 class Fault:
     status: int
-    body: dict = field(default_factory=dict)
+    #: A dict is sent as JSON; a str as an HTML page (a gateway's error page, say).
+    body: dict | str = field(default_factory=dict)
     headers: dict = field(default_factory=dict)
     remaining: int = 1
+    #: Seconds to wait before answering: a provider that hangs.
+    delay: float = 0.0
+
+
+@dataclass
+class Rewrite:
+    #: Receives the provider's JSON answer (None if it was not JSON) and returns what to send
+    #: instead: JSON-able data, or a whole werkzeug Response.
+    change: Callable[[Any], Any]
+    #: How many more answers to rewrite; None for every one until `clear()`.
+    remaining: int | None = 1
 
 
 class Recorder:
-    """WSGI middleware: records requests and answers with planted faults."""
+    """WSGI middleware: records requests, answers with planted faults, rewrites answers."""
 
     def __init__(self, app=None) -> None:
         self.app = app
         self.requests: list[Recorded] = []
         self.faults: dict[str, Fault] = {}
+        self.rewrites: dict[str, Rewrite] = {}
         self._lock = threading.Lock()
 
     def __call__(self, environ, start_response):
@@ -63,20 +80,43 @@ class Recorder:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     del self.faults[path]
+            rewrite = self.rewrites.get(path) if fault is None else None
+            if rewrite is not None and rewrite.remaining is not None:
+                rewrite.remaining -= 1
+                if rewrite.remaining <= 0:
+                    del self.rewrites[path]
         if fault is not None:
+            time.sleep(fault.delay)
+            html = isinstance(fault.body, str)
             response = Response(
-                json.dumps(fault.body),
+                fault.body if html else json.dumps(fault.body),
                 status=fault.status,
-                mimetype="application/json",
+                mimetype="text/html" if html else "application/json",
                 headers=fault.headers,
             )
             return response(environ, start_response)
+        if rewrite is not None:
+            return self._rewritten(rewrite, environ)(environ, start_response)
         return self.app(environ, start_response)
+
+    def _rewritten(self, rewrite: Rewrite, environ) -> Response:
+        """The provider's real answer, passed through `rewrite.change`."""
+        original = Response.from_app(self.app, environ, buffered=True)
+        replacement = rewrite.change(original.get_json(silent=True))
+        if isinstance(replacement, Response):
+            return replacement
+        return Response(
+            json.dumps(replacement),
+            status=original.status_code,
+            mimetype="application/json",
+            headers={"Cache-Control": original.headers.get("Cache-Control", "no-store")},
+        )
 
     def clear(self) -> None:
         with self._lock:
             self.requests.clear()
             self.faults.clear()
+            self.rewrites.clear()
 
     def calls(self, path: str, method: str | None = None) -> list[Recorded]:
         return [
@@ -86,9 +126,23 @@ class Recorder:
     def token_requests(self, grant_type: str) -> list[Recorded]:
         return [r for r in self.calls("/token", "POST") if r.form.get("grant_type") == [grant_type]]
 
-    def fail(self, path: str, status: int, body: dict | None = None, times: int = 1, headers=None):
-        """Answer the next `times` requests to `path` with this status instead of the provider."""
-        self.faults[path] = Fault(status, body or {}, headers or {}, times)
+    def fail(
+        self,
+        path: str,
+        status: int,
+        body: dict | str | None = None,
+        times: int = 1,
+        headers=None,
+        delay: float = 0.0,
+    ):
+        """Answer the next `times` requests to `path` with this status instead of the provider,
+        after `delay` seconds."""
+        self.faults[path] = Fault(status, body or {}, headers or {}, times, delay)
+
+    def rewrite(self, path: str, change: Callable[[Any], Any], times: int | None = 1) -> None:
+        """Pass the provider's next `times` answers to `path` through `change` (None: all)."""
+        with self._lock:
+            self.rewrites[path] = Rewrite(change, times)
 
 
 class LiveServer:

@@ -62,3 +62,26 @@ def test_an_incomplete_issuer_configuration_stops_start_up(monkeypatch, tmp_path
     monkeypatch.delenv("CORP_CLIENT_SECRET")
     with pytest.raises(ConfigurationError, match="CORP_CLIENT_SECRET"):
         create_app(client_config(tmp_path, provider.issuer, OIDC_PROVIDERS=None))
+
+
+def test_a_sign_in_started_for_one_provider_cannot_finish_at_another(flow, client, provider):
+    callback_url = flow.authorize(flow.start("demo"))
+    response = client.get(callback_url.replace("/callback/demo", "/callback/corp"))
+    assert response.status_code == 400
+    assert "provider_mismatch" in response.get_data(as_text=True)
+    assert provider.recorder.calls("/token") == []
+
+
+def test_the_providers_check_reports_each_provider(runner):
+    result = runner.invoke(args=["providers", "--check"])
+    assert result.exit_code == 0
+    assert "http://localhost/callback/corp" in result.output
+    assert result.output.count("check: ok") == 2
+
+
+def test_the_providers_check_reports_an_issuer_mismatch(monkeypatch, tmp_path, provider):
+    monkeypatch.setenv("CORP_ISSUER", provider.issuer + "/")
+    app = create_app(client_config(tmp_path, provider.issuer, OIDC_PROVIDERS=None))
+    result = app.test_cli_runner().invoke(args=["providers", "--check"])
+    assert result.exit_code == 1
+    assert "check: issuer_mismatch" in result.output

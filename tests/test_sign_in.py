@@ -204,10 +204,11 @@ def test_expired_sign_in_attempt_is_refused(flow, provider, app):
     assert provider.recorder.calls("/token") == []
 
 
-def test_pending_sign_ins_per_browser_are_capped(flow, app):
-    for _ in range(8):
+def test_pending_sign_ins_per_browser_are_capped_and_the_cookie_stays_small(flow, app):
+    for _ in range(50):
         flow.start()
     assert count(app, LoginAttempt) == app.config["MAX_PENDING_LOGINS"]
+    assert len(flow.client.get_cookie("session").value) < 1024
 
 
 def test_a_second_sign_in_reuses_the_same_user_and_updates_the_tokens(flow, app):
