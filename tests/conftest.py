@@ -5,6 +5,7 @@ request recorder; and `flow`, which clicks through a whole sign-in like a person
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography.fernet import Fernet
@@ -20,7 +21,7 @@ CLIENT_ID = "reference-app"
 CLIENT_SECRET = "s3cret:with%odd+chars/="
 BASE_URL = "http://localhost"
 REDIRECT_URI = f"{BASE_URL}/callback/demo"
-# A second client at the same issuer, used as a generic OpenID Connect provider named "corp".
+# This app's client at the second issuer, configured as a generic OpenID Connect provider "corp".
 CORP_CLIENT_ID = "corp-app"
 CORP_CLIENT_SECRET = "corp-secret-" + "y" * 20
 
@@ -32,38 +33,68 @@ class LiveProvider:
     app: object
 
 
-@pytest.fixture(scope="session")
-def live_provider(tmp_path_factory):
-    """The demo provider, its own app with its own database, served over HTTP for the session."""
+def serve_provider(instance_path: str, clients: list[dict]) -> tuple[LiveProvider, LiveServer]:
+    """A demo provider app with its own database and keys, served over HTTP on 127.0.0.1."""
     recorder = Recorder()
     server = LiveServer(recorder)
     provider_app = demo_provider.create_app(
         {
             "DEMO_PROVIDER_ISSUER": server.url,
             "DEMO_PROVIDER_ACCESS_TOKEN_TTL": 300,
-            "DEMO_PROVIDER_CLIENTS": [
-                {
-                    "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET,
-                    "redirect_uris": [REDIRECT_URI],
-                    "client_name": "Flask Sign-in Reference App",
-                    "scope": "openid profile email offline_access",
-                },
-                {
-                    "client_id": CORP_CLIENT_ID,
-                    "client_secret": CORP_CLIENT_SECRET,
-                    "redirect_uris": [f"{BASE_URL}/callback/corp"],
-                    "client_name": "Corp Portal",
-                    "scope": "openid profile email",
-                },
-            ],
+            "DEMO_PROVIDER_CLIENTS": clients,
         },
-        instance_path=str(tmp_path_factory.mktemp("demo-provider")),
+        instance_path=instance_path,
     )
     recorder.app = provider_app
     server.start()
-    yield LiveProvider(issuer=server.url, recorder=recorder, app=provider_app)
+    return LiveProvider(issuer=server.url, recorder=recorder, app=provider_app), server
+
+
+@pytest.fixture(scope="session")
+def live_provider(tmp_path_factory):
+    """The demo provider, with this app registered as the client "reference-app"."""
+    live, server = serve_provider(
+        str(tmp_path_factory.mktemp("demo-provider")),
+        [
+            {
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "redirect_uris": [REDIRECT_URI],
+                "client_name": "Flask Sign-in Reference App",
+                "scope": "openid profile email offline_access",
+            }
+        ],
+    )
+    yield live
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_corp_issuer(tmp_path_factory):
+    """A second, independent OpenID provider (its own server, database, keys and users' subject
+    identifiers), which the tests configure as the generic OIDC provider "corp"."""
+    live, server = serve_provider(
+        str(tmp_path_factory.mktemp("corp-issuer")),
+        [
+            {
+                "client_id": CORP_CLIENT_ID,
+                "client_secret": CORP_CLIENT_SECRET,
+                "redirect_uris": [f"{BASE_URL}/callback/corp"],
+                "client_name": "Corp Portal",
+                "scope": "openid profile email",
+            }
+        ],
+    )
+    yield live
+    server.stop()
+
+
+@pytest.fixture
+def corp_issuer(live_corp_issuer):
+    """The second issuer with an empty request log and no planted faults."""
+    live_corp_issuer.recorder.clear()
+    yield live_corp_issuer
+    live_corp_issuer.recorder.clear()
 
 
 @pytest.fixture
@@ -124,7 +155,16 @@ class Flow:
     def __init__(self, client, provider: LiveProvider) -> None:
         self.client = client
         self.provider = provider
+        #: The person's browser at the demo provider (its cookies are that provider's session).
         self.browser = ProviderBrowser(provider.issuer)
+        self._browsers = {provider.issuer: self.browser}
+
+    def browser_for(self, url: str) -> ProviderBrowser:
+        """The browser's view of whichever provider `url` belongs to."""
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+        if origin not in self._browsers:
+            self._browsers[origin] = ProviderBrowser(origin)
+        return self._browsers[origin]
 
     def start(self, provider_name: str = "demo", next_url: str | None = None) -> str:
         """Click "Sign in with ..." and return the authorization URL the app redirects to."""
@@ -139,7 +179,7 @@ class Flow:
     def authorize(self, url: str, username: str = "alice", decision: str = "Allow") -> str:
         """Sign in and answer consent at the provider; return the callback URL it sends back."""
         password = {"alice": "wonderland", "bob": "builder"}[username]
-        return self.browser.authorize(url, username, password, decision)
+        return self.browser_for(url).authorize(url, username, password, decision)
 
     def sign_in(self, username: str = "alice", next_url: str | None = None):
         """The whole sign-in; returns the client's answer to the callback."""

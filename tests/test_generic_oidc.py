@@ -12,9 +12,9 @@ from tests.live_provider import query
 
 
 @pytest.fixture(autouse=True)
-def corp_env(monkeypatch, provider):
+def corp_env(monkeypatch, corp_issuer):
     monkeypatch.setenv("OIDC_PROVIDERS", "corp")
-    monkeypatch.setenv("CORP_ISSUER", provider.issuer)
+    monkeypatch.setenv("CORP_ISSUER", corp_issuer.issuer)
     monkeypatch.setenv("CORP_CLIENT_ID", CORP_CLIENT_ID)
     monkeypatch.setenv("CORP_CLIENT_SECRET", CORP_CLIENT_SECRET)
     monkeypatch.setenv("CORP_TITLE", "Corp SSO")
@@ -36,7 +36,7 @@ def test_the_default_scope_is_openid_profile_email(flow):
     assert query(flow.start("corp"))["scope"] == "openid profile email"
 
 
-def test_sign_in_through_a_configured_issuer(flow, client, provider):
+def test_sign_in_through_a_configured_issuer(flow, client, corp_issuer):
     callback_url = flow.authorize(flow.start("corp"))
     assert callback_url.startswith("http://localhost/callback/corp?")
     assert client.get(callback_url).status_code == 303
@@ -45,11 +45,13 @@ def test_sign_in_through_a_configured_issuer(flow, client, provider):
     assert "Corp SSO" in page
     assert "Alice Liddell" in page
     # Without a custom API, the profile comes live from the standard userinfo endpoint.
-    assert len(provider.recorder.calls("/userinfo")) == 2
+    assert len(corp_issuer.recorder.calls("/userinfo")) == 2
 
 
-def test_an_issuer_whose_discovery_names_another_issuer_is_refused(monkeypatch, tmp_path, provider):
-    monkeypatch.setenv("CORP_ISSUER", provider.issuer + "/")
+def test_an_issuer_whose_discovery_names_another_issuer_is_refused(
+    monkeypatch, tmp_path, provider, corp_issuer
+):
+    monkeypatch.setenv("CORP_ISSUER", corp_issuer.issuer + "/")
     app = create_app(client_config(tmp_path, provider.issuer, OIDC_PROVIDERS=None))
     browser = app.test_client()
     page = browser.get("/login").get_data(as_text=True)
@@ -64,12 +66,15 @@ def test_an_incomplete_issuer_configuration_stops_start_up(monkeypatch, tmp_path
         create_app(client_config(tmp_path, provider.issuer, OIDC_PROVIDERS=None))
 
 
-def test_a_sign_in_started_for_one_provider_cannot_finish_at_another(flow, client, provider):
+def test_a_sign_in_started_for_one_provider_cannot_finish_at_another(
+    flow, client, provider, corp_issuer
+):
     callback_url = flow.authorize(flow.start("demo"))
     response = client.get(callback_url.replace("/callback/demo", "/callback/corp"))
     assert response.status_code == 400
     assert "provider_mismatch" in response.get_data(as_text=True)
     assert provider.recorder.calls("/token") == []
+    assert corp_issuer.recorder.calls("/token") == []
 
 
 def test_the_providers_check_reports_each_provider(runner):
@@ -79,8 +84,10 @@ def test_the_providers_check_reports_each_provider(runner):
     assert result.output.count("check: ok") == 2
 
 
-def test_the_providers_check_reports_an_issuer_mismatch(monkeypatch, tmp_path, provider):
-    monkeypatch.setenv("CORP_ISSUER", provider.issuer + "/")
+def test_the_providers_check_reports_an_issuer_mismatch(
+    monkeypatch, tmp_path, provider, corp_issuer
+):
+    monkeypatch.setenv("CORP_ISSUER", corp_issuer.issuer + "/")
     app = create_app(client_config(tmp_path, provider.issuer, OIDC_PROVIDERS=None))
     result = app.test_cli_runner().invoke(args=["providers", "--check"])
     assert result.exit_code == 1

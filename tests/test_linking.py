@@ -12,10 +12,10 @@ from tests.forms import csrf_token
 
 
 @pytest.fixture(autouse=True)
-def corp_env(monkeypatch, provider):
+def corp_env(monkeypatch, corp_issuer):
     """A second provider, "corp": another client at the live issuer, a separate identity space."""
     monkeypatch.setenv("OIDC_PROVIDERS", "corp")
-    monkeypatch.setenv("CORP_ISSUER", provider.issuer)
+    monkeypatch.setenv("CORP_ISSUER", corp_issuer.issuer)
     monkeypatch.setenv("CORP_CLIENT_ID", CORP_CLIENT_ID)
     monkeypatch.setenv("CORP_CLIENT_SECRET", CORP_CLIENT_SECRET)
     monkeypatch.setenv("CORP_TITLE", "Corp SSO")
@@ -76,15 +76,17 @@ def test_either_linked_provider_signs_in_to_the_same_account(flow, client, app):
     assert rows(app, User) == 1
 
 
-def test_linking_an_identity_that_belongs_to_another_user_is_refused(flow, client, app):
+def test_linking_an_identity_that_belongs_to_another_user_is_refused(
+    flow, client, app, corp_issuer
+):
     flow.sign_in("bob")
     assert link(flow, "corp", "bob").status_code == 303
     post(client, "/logout")
     flow.browser.http.cookies.clear()
 
     flow.sign_in("alice")
-    # At the provider, Bob signs in again in this browser (say, on a shared computer).
-    flow.browser.http.cookies.clear()
+    # At the corp issuer, Bob signs in again in this browser (say, on a shared computer).
+    flow.browser_for(corp_issuer.issuer).http.cookies.clear()
     response = link(flow, "corp", "bob")
 
     assert response.status_code == 409
@@ -167,12 +169,13 @@ def test_unlink_removes_the_link_and_revokes_its_tokens(flow, client, app, provi
         assert db.session.scalars(select(LinkedAccount.provider)).all() == ["corp"]
 
 
-def test_unlink_deletes_the_tokens_even_when_the_provider_is_down(flow, client, app, provider):
+def test_unlink_deletes_the_tokens_even_when_the_provider_is_down(flow, client, app, corp_issuer):
     flow.sign_in("alice")
     link(flow, "corp")
-    provider.recorder.fail("/revoke", 503, times=2)
+    corp_issuer.recorder.fail("/revoke", 503, times=2)
 
     assert post(client, "/profile/unlink/corp").status_code == 303
+    assert len(corp_issuer.recorder.calls("/revoke")) == 1
     assert rows(app, LinkedAccount) == 1
 
 
@@ -209,7 +212,9 @@ def test_deleting_the_account_needs_confirmation(flow, client, app):
     assert rows(app, User) == 1
 
 
-def test_deleting_the_account_removes_the_user_and_every_token(flow, client, app, provider):
+def test_deleting_the_account_removes_the_user_and_every_token(
+    flow, client, app, provider, corp_issuer
+):
     flow.sign_in("alice")
     link(flow, "corp")
     provider.recorder.clear()
@@ -219,6 +224,7 @@ def test_deleting_the_account_removes_the_user_and_every_token(flow, client, app
     assert response.status_code == 303
     assert rows(app, User) == 0
     assert rows(app, LinkedAccount) == 0
-    # Demo's refresh and access tokens, corp's access token (corp grants no refresh token).
-    assert len(provider.recorder.calls("/revoke", "POST")) == 3
+    # Demo's refresh and access tokens; corp's access token (corp grants no refresh token).
+    assert len(provider.recorder.calls("/revoke", "POST")) == 2
+    assert len(corp_issuer.recorder.calls("/revoke", "POST")) == 1
     assert client.get("/profile").status_code == 302
