@@ -13,6 +13,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import accounts
 import config
@@ -54,6 +55,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     if app.config["DEMO_PROVIDER_ENABLED"] and app.config["DEMO_PROVIDER_EMBEDDED"]:
         _mount_demo_provider(app)
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops:
+        # Trust X-Forwarded-For/-Proto/-Host/-Prefix from exactly that many proxies. Redirect
+        # URIs never depend on them: they come from BASE_URL.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
     return app
 
 

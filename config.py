@@ -49,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     # and a Strict cookie would be withheld from it, failing every state check.
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": None,
+    # How many reverse proxies in front of the app set X-Forwarded-* headers; 0 trusts none,
+    # since anyone can send those headers to an app that is reachable directly.
+    "PROXY_FIX_HOPS": 0,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
 }
 
@@ -76,6 +79,7 @@ ENVIRONMENT: dict[str, type] = {
     "DEMO_ISSUER": str,
     "OIDC_PROVIDERS": str,
     "SESSION_COOKIE_SECURE": bool,
+    "PROXY_FIX_HOPS": int,
 }
 
 # Per-provider settings read from the environment for every provider name the app knows of.

@@ -99,6 +99,11 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            # Several app instances may start at once and each run migrations: on PostgreSQL,
+            # a transaction-scoped advisory lock lets one migrate while the others wait and then
+            # find nothing left to do.
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(74100001)")
             context.run_migrations()
 
 

@@ -146,3 +146,45 @@ def test_url_encoded_secrets_in_a_nested_url_are_redacted_too():
     redacted = web.redact(line)
     assert "secretstate" not in redacted
     assert "secretnonce" not in redacted
+
+
+def test_forwarded_headers_are_ignored_unless_proxies_are_configured(app):
+    @app.get("/_remote")
+    def remote():
+        from flask import request
+
+        return {"addr": request.remote_addr, "scheme": request.scheme}
+
+    headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    answer = app.test_client().get("/_remote", headers=headers).get_json()
+    assert answer == {"addr": "127.0.0.1", "scheme": "http"}
+
+
+def test_forwarded_headers_are_trusted_for_the_configured_hops(tmp_path, provider):
+    from tests.conftest import client_config
+
+    app = create_app(client_config(tmp_path, provider.issuer, PROXY_FIX_HOPS=1))
+
+    @app.get("/_remote")
+    def remote():
+        from flask import request
+
+        return {"addr": request.remote_addr, "scheme": request.scheme}
+
+    headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    answer = app.test_client().get("/_remote", headers=headers).get_json()
+    assert answer == {"addr": "203.0.113.9", "scheme": "https"}
+
+
+@pytest.mark.parametrize("app_overrides", [{}, {"PROXY_FIX_HOPS": 1}])
+def test_the_redirect_uri_ignores_forwarded_host_headers(flow, client):
+    from tests.forms import csrf_token
+    from tests.live_provider import query
+
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login/demo",
+        data={"csrf_token": csrf_token(page)},
+        headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"},
+    )
+    assert query(response.headers["Location"])["redirect_uri"] == "http://localhost/callback/demo"
