@@ -49,6 +49,10 @@ DEFAULTS: dict[str, Any] = {
     # and a Strict cookie would be withheld from it, failing every state check.
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": None,
+    # Flask-WTF would also demand a same-origin Referer on https, but every page here sends
+    # `Referrer-Policy: no-referrer` (the callback URL carries a code), so browsers send none.
+    # The CSRF token bound to the session, with SameSite=Lax, is the protection.
+    "WTF_CSRF_SSL_STRICT": False,
     # How many reverse proxies in front of the app set X-Forwarded-* headers; 0 trusts none,
     # since anyone can send those headers to an app that is reachable directly.
     "PROXY_FIX_HOPS": 0,

@@ -188,3 +188,13 @@ def test_the_redirect_uri_ignores_forwarded_host_headers(flow, client):
         headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"},
     )
     assert query(response.headers["Location"])["redirect_uri"] == "http://localhost/callback/demo"
+
+
+@pytest.mark.parametrize("app_overrides", [{"PROXY_FIX_HOPS": 1}])
+def test_forms_work_over_https_although_browsers_send_no_referer(client):
+    from tests.forms import csrf_token
+
+    https = {"X-Forwarded-Proto": "https"}
+    page = client.get("/login", headers=https).get_data(as_text=True)
+    response = client.post("/login/demo", data={"csrf_token": csrf_token(page)}, headers=https)
+    assert response.status_code == 303
