@@ -9,13 +9,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import click
-from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import accounts
+import cli
 import config
 import providers
 import tokens
@@ -51,7 +50,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (login.bp, callback.bp, profile.bp, health.bp):
         app.register_blueprint(blueprint)
     web.init_app(app)
-    app.cli.add_command(providers_command)
+    for command in cli.COMMANDS:
+        app.cli.add_command(command)
 
     if app.config["DEMO_PROVIDER_ENABLED"] and app.config["DEMO_PROVIDER_EMBEDDED"]:
         _mount_demo_provider(app)
@@ -88,26 +88,3 @@ def _mount_demo_provider(app: Flask) -> None:
         instance_path=app.instance_path,
     )
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEMO_PROVIDER_MOUNT: provider_app})
-
-
-@click.command("providers")
-@click.option("--check", is_flag=True, help="Fetch each provider's discovery document and keys.")
-@with_appcontext
-def providers_command(check: bool) -> None:
-    """List the configured providers with the exact redirect URI to register at each."""
-    configured = providers.enabled()
-    if not configured:
-        click.echo("No providers are configured. See README, 'Add a real provider'.")
-    failed = False
-    for provider in configured:
-        uri = provider.redirect_uri(current_app.config["BASE_URL"])
-        kind = f"OpenID Connect, issuer {provider.issuer}" if provider.is_oidc else "OAuth 2.0"
-        click.echo(
-            f"{provider.name:<10} {provider.title:<20} {kind}\n           redirect URI: {uri}"
-        )
-        if check:
-            problem = providers.check(provider)
-            failed = failed or problem is not None
-            click.echo(f"           check: {problem or 'ok'}")
-    if failed:
-        raise SystemExit(1)

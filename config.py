@@ -115,6 +115,12 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or (
         "sqlite:///" + os.path.join(app.instance_path, "app.sqlite3")
     )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A refresh holds SQLite's write lock while it waits on the provider: let others wait
+        # longer than the slowest provider call instead of failing with "database is locked".
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options.setdefault("connect_args", {"timeout": 30})
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _parse(value: str, kind: type) -> Any:

@@ -46,13 +46,14 @@ def init_app(app: Flask) -> None:
         ) from error
 
 
-def _cipher() -> MultiFernet:
+def cipher() -> MultiFernet:
+    """The app's token cipher (all configured keys)."""
     return current_app.extensions["token_cipher"]
 
 
 def encrypt(value: str | None) -> bytes | None:
     """Ciphertext of a secret value (authenticated: tampering is detected on decrypt)."""
-    return None if value is None else _cipher().encrypt(value.encode())
+    return None if value is None else cipher().encrypt(value.encode())
 
 
 def decrypt(ciphertext: bytes | None) -> str | None:
@@ -60,7 +61,7 @@ def decrypt(ciphertext: bytes | None) -> str | None:
     if ciphertext is None:
         return None
     try:
-        return _cipher().decrypt(ciphertext).decode()
+        return cipher().decrypt(ciphertext).decode()
     except InvalidToken as error:
         raise UnreadableCiphertext("ciphertext does not decrypt") from error
 
@@ -123,12 +124,7 @@ def fresh_access_token(link: LinkedAccount, *, force_refresh: bool = False) -> s
         # Lock the row (SELECT ... FOR UPDATE on PostgreSQL) and read it again: another worker
         # may have refreshed while we waited. Spending a rotating refresh token twice would
         # make the provider treat it as stolen and revoke the whole grant.
-        link = db.session.execute(
-            select(LinkedAccount)
-            .where(LinkedAccount.id == link.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one()
+        link = _lock_and_reread(link.id)
         refreshed_meanwhile = link.access_token_ciphertext != stale_ciphertext
         if not force_refresh or refreshed_meanwhile:
             token = _current_access_token(link)
@@ -136,6 +132,26 @@ def fresh_access_token(link: LinkedAccount, *, force_refresh: bool = False) -> s
                 db.session.commit()
                 return token
         return _refresh_locked(link)
+
+
+def _lock_and_reread(link_id: int) -> LinkedAccount:
+    """The link row, read again after taking a lock that other processes respect too.
+
+    PostgreSQL (and other servers) lock just the row with SELECT ... FOR UPDATE until commit.
+    SQLite has no row locks; its equivalent is the database's write lock, taken up front with
+    BEGIN IMMEDIATE, so a second process waits here instead of refreshing in parallel.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return db.session.execute(
+        select(LinkedAccount)
+        .where(LinkedAccount.id == link_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def _current_access_token(link: LinkedAccount) -> str | None:

@@ -21,6 +21,9 @@ from providers.errors import (
 from providers.registry import Profile, Provider
 
 MAX_API_RESPONSE_BYTES = 1024 * 1024
+# Token endpoint errors that mean "try again later" (RFC 6749 §4.1.2.1, and what 429 answers
+# carry): the grant is fine, so the stored tokens stay as they are.
+TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error", "slow_down"})
 
 
 def endpoint(provider: Provider, key_or_url: str) -> str:
@@ -96,6 +99,10 @@ def refresh(provider: Provider, refresh_token: str, original: Mapping[str, Any])
         if error.error == "invalid_grant":
             raise GrantRevoked(
                 "refresh_invalid_grant", f"{provider.title} ended our access."
+            ) from error
+        if error.error in TRANSIENT_ERRORS:
+            raise ProviderUnavailable(
+                f"refresh_{error.error}", f"{provider.title} is busy or unavailable."
             ) from error
         raise ProviderMisconfigured(
             f"refresh_{safe_code(error.error)}", f"{provider.title} refused to refresh our access."

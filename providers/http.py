@@ -13,6 +13,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from flask import current_app
 from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from providers.registry import Provider
 
@@ -44,10 +45,27 @@ class Connections:
         return session
 
 
+# Retried: connection failures (nothing reached the provider), and GETs that met a gateway error.
+# Never a POST that got an answer: a token request may have spent a single-use refresh token.
+# Bounded, with a short backoff, and without waiting out a Retry-After a provider may ask for.
+RETRIES = Retry(
+    total=2,
+    connect=2,
+    read=0,
+    status=2,
+    other=0,
+    backoff_factor=0.1,
+    status_forcelist=(502, 503, 504),
+    allowed_methods=frozenset({"GET"}),
+    respect_retry_after_header=False,
+    raise_on_status=False,
+)
+
+
 def _new_session() -> requests.Session:
     pool_size = current_app.config["HTTP_POOL_SIZE"]
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=RETRIES)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.cookies.set_policy(_NoCookies())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -161,6 +163,9 @@ def test_a_provider_outage_during_refresh_keeps_the_stored_tokens(
 
     assert page.status_code == 200
     assert "Unavailable" in page.get_data(as_text=True)
+    assert "Please try again in a minute" in page.get_data(as_text=True)
+    # A token request is never retried: it may have spent a single-use refresh token.
+    assert len(provider.recorder.token_requests("refresh_token")) == 1
     assert stored_tokens(app) == before
     with app.app_context():
         assert the_link(app).status == LinkStatus.CONNECTED
@@ -201,3 +206,43 @@ def test_tokens_decrypt_with_an_older_key_after_rotation(app):
     tokens.init_app(app)
     with app.app_context():
         assert tokens.decrypt(ciphertext) == "a token"
+
+
+def test_concurrent_profile_views_with_an_expired_token_refresh_once(flow, provider, app):
+    flow.sign_in("alice")
+    expire_access_token(app)
+    provider.recorder.clear()
+    session_cookie = flow.client.get_cookie("session").value
+    barrier = threading.Barrier(10)
+
+    def view_profile() -> str:
+        browser = app.test_client()
+        browser.set_cookie("session", session_cookie)
+        barrier.wait(timeout=10)
+        return browser.get("/profile").get_data(as_text=True)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        pages = list(pool.map(lambda _: view_profile(), range(10)))
+
+    assert len(provider.recorder.token_requests("refresh_token")) == 1
+    assert all("Wonderland" in page and "Reconnect needed" not in page for page in pages)
+    new_token = stored_tokens(app)["access"]
+    assert {bearer(call) for call in provider.recorder.calls("/api/profile")} == {new_token}
+
+
+def test_an_api_gateway_error_is_retried_once(flow, provider, client):
+    flow.sign_in("alice")
+    provider.recorder.clear()
+    provider.recorder.fail("/api/profile", 503, {"error": "temporarily_unavailable"})
+
+    assert "Wonderland" in client.get("/profile").get_data(as_text=True)
+    assert len(provider.recorder.calls("/api/profile")) == 2
+
+
+def test_a_provider_that_keeps_failing_is_not_retried_without_end(flow, provider, client):
+    flow.sign_in("alice")
+    provider.recorder.clear()
+    provider.recorder.fail("/api/profile", 503, {"error": "temporarily_unavailable"}, times=10)
+
+    assert "Unavailable" in client.get("/profile").get_data(as_text=True)
+    assert len(provider.recorder.calls("/api/profile")) == 3

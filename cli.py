@@ -1,0 +1,69 @@
+"""Command-line tools (`flask --app app ...`): list and check providers, maintain stored tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+import maintenance
+import providers
+
+
+@click.command("providers")
+@click.option("--check", is_flag=True, help="Fetch each provider's discovery document and keys.")
+@with_appcontext
+def providers_command(check: bool) -> None:
+    """List the configured providers with the exact redirect URI to register at each."""
+    configured = providers.enabled()
+    if not configured:
+        click.echo("No providers are configured. See README, 'Add a real provider'.")
+    failed = False
+    for provider in configured:
+        uri = provider.redirect_uri(current_app.config["BASE_URL"])
+        kind = f"OpenID Connect, issuer {provider.issuer}" if provider.is_oidc else "OAuth 2.0"
+        click.echo(
+            f"{provider.name:<10} {provider.title:<20} {kind}\n           redirect URI: {uri}"
+        )
+        if check:
+            problem = providers.check(provider)
+            failed = failed or problem is not None
+            click.echo(f"           check: {problem or 'ok'}")
+    if failed:
+        raise SystemExit(1)
+
+
+tokens_group = AppGroup("tokens", help="Maintain the stored provider tokens.")
+
+
+@tokens_group.command("reencrypt")
+def reencrypt_command() -> None:
+    """Re-encrypt every stored token with the first key of TOKEN_ENCRYPTION_KEYS."""
+    outcome = maintenance.reencrypt_tokens()
+    click.echo(f"re-encrypted {outcome.done} links; {outcome.failed} unreadable (reconnect needed)")
+
+
+@tokens_group.command("refresh-expiring")
+@click.option("--within", default=600, show_default=True, help="Seconds until expiry.")
+def refresh_expiring_command(within: int) -> None:
+    """Refresh access tokens that expire within the given number of seconds."""
+    outcome = maintenance.refresh_expiring(timedelta(seconds=within))
+    click.echo(f"refreshed {outcome.done} links; {outcome.failed} failed")
+    if outcome.failed:
+        raise SystemExit(1)
+
+
+@tokens_group.command("purge")
+@click.option("--older-than-days", default=90, show_default=True)
+def purge_command(older_than_days: int) -> None:
+    """Delete expired sign-in attempts and long-dead links (never a user's last one)."""
+    purged = maintenance.purge(timedelta(days=older_than_days))
+    click.echo(
+        f"removed {purged.attempts} expired sign-in attempts and {purged.links} dead links; "
+        f"kept {purged.kept} dead links that are their user's only sign-in method"
+    )
+
+
+COMMANDS = (providers_command, tokens_group)

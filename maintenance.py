@@ -1,0 +1,107 @@
+"""Jobs run outside requests (from the CLI or a scheduler): re-encrypt stored tokens with the
+newest key, refresh tokens that will expire soon, and purge what can no longer be used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from cryptography.fernet import InvalidToken
+from sqlalchemy import delete, select
+
+import providers
+import tokens
+from extensions import db
+from models import LinkedAccount, LinkStatus, LoginAttempt, utcnow
+
+CIPHERTEXT_COLUMNS = ("access_token_ciphertext", "refresh_token_ciphertext", "id_token_ciphertext")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How many rows a job handled, and how many it could not."""
+
+    done: int
+    failed: int
+
+
+def reencrypt_tokens() -> Outcome:
+    """Re-encrypt every stored token with the first key of TOKEN_ENCRYPTION_KEYS.
+
+    Run it after putting a new key first; once it reports no failures, the old key can be
+    removed. A ciphertext no key can read is dropped and its link marked for reconnection.
+    """
+    cipher = tokens.cipher()
+    done = failed = 0
+    for link in db.session.scalars(select(LinkedAccount)):
+        try:
+            for column in CIPHERTEXT_COLUMNS:
+                value = getattr(link, column)
+                if value is not None:
+                    setattr(link, column, cipher.rotate(value))
+            done += 1
+        except InvalidToken:
+            tokens.discard(link)
+            failed += 1
+    for attempt in db.session.scalars(select(LoginAttempt)):
+        try:
+            attempt.code_verifier_ciphertext = cipher.rotate(attempt.code_verifier_ciphertext)
+        except InvalidToken:
+            db.session.delete(attempt)
+    db.session.commit()
+    return Outcome(done, failed)
+
+
+def refresh_expiring(within: timedelta) -> Outcome:
+    """Refresh every connected link whose access token expires within `within`.
+
+    Same single-flight path as a page view, so it is safe to run while the app serves traffic.
+    """
+    deadline = utcnow() + within
+    link_ids = db.session.scalars(
+        select(LinkedAccount.id).where(
+            LinkedAccount.status == LinkStatus.CONNECTED,
+            LinkedAccount.refresh_token_ciphertext.is_not(None),
+            LinkedAccount.expires_at <= deadline,
+        )
+    ).all()
+    done = failed = 0
+    for link_id in link_ids:
+        link = db.session.get(LinkedAccount, link_id)
+        try:
+            tokens.fresh_access_token(link, force_refresh=True)
+            done += 1
+        except (tokens.ReconnectNeeded, providers.ProviderError):
+            failed += 1
+    return Outcome(done, failed)
+
+
+@dataclass(frozen=True)
+class Purged:
+    attempts: int
+    links: int
+    #: Dead links left in place because they are their user's only way to sign in.
+    kept: int
+
+
+def purge(older_than: timedelta) -> Purged:
+    """Delete expired sign-in attempts, and links left needing reconnection for longer than
+    `older_than` when their user can still sign in another way."""
+    now = utcnow()
+    attempts = db.session.execute(delete(LoginAttempt).where(LoginAttempt.expires_at < now))
+    dead = db.session.scalars(
+        select(LinkedAccount).where(
+            LinkedAccount.status == LinkStatus.RECONNECT_NEEDED,
+            LinkedAccount.updated_at < now - older_than,
+        )
+    ).all()
+    links = kept = 0
+    for link in dead:
+        if len(link.user.linked_accounts) > 1:
+            link.user.linked_accounts.remove(link)
+            links += 1
+        else:
+            kept += 1
+    db.session.commit()
+    return Purged(attempts=attempts.rowcount, links=links, kept=kept)
