@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+import providers
 import tokens
 from extensions import db
 from models import LinkedAccount, User, utcnow
@@ -153,6 +154,21 @@ def delete(user: User) -> None:
         tokens.revoke(link)
     db.session.delete(user)
     db.session.commit()
+
+
+def provider_sign_out_url(
+    user: User, provider_name: str, *, return_to: str, state: str
+) -> str | None:
+    """Where to end the user's session at that provider too, if it supports that."""
+    provider = providers.get(provider_name)
+    link = link_of(user, provider_name)
+    if provider is None or link is None:
+        return None
+    try:
+        id_token = tokens.decrypt(link.id_token_ciphertext)
+    except tokens.UnreadableCiphertext:
+        id_token = None
+    return providers.end_session_url(provider, id_token=id_token, return_to=return_to, state=state)
 
 
 def load_user(user_id: str) -> User | None:

@@ -80,6 +80,7 @@ def _mount_demo_provider(app: Flask) -> None:
                     "client_id": app.config["DEMO_CLIENT_ID"],
                     "client_secret": app.config["DEMO_CLIENT_SECRET"],
                     "redirect_uris": [client.redirect_uri(base_url)],
+                    "post_logout_redirect_uris": [base_url + "/logout/complete"],
                     "client_name": DEMO_CLIENT_NAME,
                     "scope": client.scope,
                 }

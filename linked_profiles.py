@@ -4,7 +4,7 @@ fetched live from the provider's API with a fresh access token.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import providers
@@ -25,6 +25,8 @@ class LinkedProfile:
     expires_at: datetime | None
     refreshed_at: datetime | None
     message: str | None = None
+    #: The provider can end its own session too (RP-Initiated Logout).
+    provider_logout: bool = False
 
 
 def for_user(user: User) -> list[LinkedProfile]:
@@ -45,7 +47,8 @@ def _load(link: LinkedAccount) -> LinkedProfile:
         )
     except providers.ProviderError as error:
         return _view(link, title, "unavailable", None, f"{error.message} {error.advice}")
-    return _view(link, title, LinkStatus.CONNECTED, profile, None)
+    view = _view(link, title, LinkStatus.CONNECTED, profile, None)
+    return replace(view, provider_logout=providers.end_session_endpoint(provider) is not None)
 
 
 def _fetch(provider: providers.Provider, link: LinkedAccount) -> providers.Profile:

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 _SECRET_PARAMETERS = "|".join(
     [
         *("code", "state", "nonce", "session_state", "code_verifier", "client_secret"),
-        *("access_token", "refresh_token", "id_token"),
+        *("access_token", "refresh_token", "id_token", "id_token_hint"),
     ]
 )
 _SECRET_QUERY_VALUE = re.compile(rf"(?i)([?&](?:{_SECRET_PARAMETERS})=)[^&\s\"]*")

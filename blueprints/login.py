@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
+
 from flask import (
     Blueprint,
     abort,
@@ -15,6 +18,7 @@ from flask import (
 )
 from flask_login import current_user, logout_user
 
+import accounts
 import login_attempts
 import providers
 from blueprints.next_url import safe_next_url
@@ -22,6 +26,7 @@ from blueprints.next_url import safe_next_url
 bp = Blueprint("login", __name__)
 
 PENDING_KEY = "pending_logins"
+LOGOUT_STATE_KEY = "logout_state"
 
 
 @bp.get("/")
@@ -76,8 +81,36 @@ def send_to_provider(provider: providers.Provider, *, next_url: str | None, user
 
 @bp.post("/logout")
 def logout():
+    """Sign out here; with `provider`, also end the session at that provider (OIDC
+    RP-Initiated Logout) and come back to /logout/complete."""
+    provider_url = None
+    state = secrets.token_urlsafe(32)
     if current_user.is_authenticated:
+        provider_name = request.form.get("provider")
+        if provider_name:
+            provider_url = accounts.provider_sign_out_url(
+                current_user,
+                provider_name,
+                return_to=current_app.config["BASE_URL"] + url_for("login.logged_out"),
+                state=state,
+            )
         logout_user()
     session.clear()
+    if provider_url:
+        # The provider sends the browser back with this state: only then do we say that the
+        # provider session ended too, and never follow a return URL from the query string.
+        session[LOGOUT_STATE_KEY] = state
+        return redirect(provider_url, code=303)
     flash("You are signed out.", "info")
+    return redirect(url_for("login.home"), code=303)
+
+
+@bp.get("/logout/complete")
+def logged_out():
+    expected = session.pop(LOGOUT_STATE_KEY, None)
+    received = request.args.get("state", "")
+    if expected and hmac.compare_digest(expected.encode(), received.encode()):
+        flash("You are signed out here and at the provider.", "info")
+    else:
+        flash("You are signed out.", "info")
     return redirect(url_for("login.home"), code=303)

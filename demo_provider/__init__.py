@@ -37,6 +37,9 @@ def create_app(
     # Token, revocation and userinfo are called by clients with their own credentials, not by
     # a browser holding this provider's cookie, so a CSRF token does not apply to them.
     csrf.exempt(endpoints.bp)
+    # Clients may POST an end-session request from their own site; that POST changes nothing
+    # (it is turned into a GET), and the confirmation form it leads to has its own CSRF token.
+    csrf.exempt(views.end_session)
     server.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(endpoints.bp)

@@ -1,5 +1,6 @@
-"""Client registration: the clients named in the configuration are checked and upserted into the
-provider's database at start, with their secrets stored only as digests.
+"""Client registration: the clients named in the configuration (redirect URIs and optional
+post-logout redirect URIs) are checked and upserted into the provider's database at start, with
+their secrets stored only as digests.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from demo_provider.extensions import db
-from demo_provider.models import Client, digest
+from demo_provider.models import Client, PostLogoutRedirectUri, digest
 
 _LOOPBACK_NAMES = {"localhost"}
 
@@ -20,6 +21,10 @@ def register(registrations: Iterable[Mapping[str, Any]]) -> None:
     for registration in registrations:
         for uri in registration["redirect_uris"]:
             check_redirect_uri(uri)
+        post_logout_uris = list(dict.fromkeys(registration.get("post_logout_redirect_uris", [])))
+        for uri in post_logout_uris:
+            # The person's browser is sent there after logout, so the same rules apply.
+            check_redirect_uri(uri, kind="Post-logout redirect URI")
         client = db.session.get(Client, registration["client_id"])
         if client is None:
             client = Client(client_id=registration["client_id"])
@@ -28,22 +33,26 @@ def register(registrations: Iterable[Mapping[str, Any]]) -> None:
         client.client_name = registration["client_name"]
         client.redirect_uris = list(registration["redirect_uris"])
         client.scope = registration["scope"]
+        if client.post_logout_redirect_uris != post_logout_uris:
+            client.post_logout_redirects = [
+                PostLogoutRedirectUri(uri=uri) for uri in post_logout_uris
+            ]
     db.session.commit()
 
 
-def check_redirect_uri(uri: str) -> None:
+def check_redirect_uri(uri: str, kind: str = "Redirect URI") -> None:
     """Refuse a redirect URI that could leak codes: it must be absolute, https (plain http only
     for loopback), with no fragment and no user:password part (RFC 9700 section 2.1, 4.1).
     """
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"Redirect URI must be an absolute http(s) URL: {uri!r}")
+        raise ValueError(f"{kind} must be an absolute http(s) URL: {uri!r}")
     if parts.fragment or "#" in uri:
-        raise ValueError(f"Redirect URI must not contain a fragment: {uri!r}")
+        raise ValueError(f"{kind} must not contain a fragment: {uri!r}")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise ValueError(f"Redirect URI must not contain user information: {uri!r}")
+        raise ValueError(f"{kind} must not contain user information: {uri!r}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError(f"Redirect URI must use https unless it is a loopback address: {uri!r}")
+        raise ValueError(f"{kind} must use https unless it is a loopback address: {uri!r}")
 
 
 def _is_loopback(hostname: str) -> bool:

@@ -20,6 +20,8 @@ def openid_configuration(issuer: str) -> dict[str, Any]:
         "userinfo_endpoint": f"{issuer}/userinfo",
         "jwks_uri": f"{issuer}/jwks.json",
         "revocation_endpoint": f"{issuer}/revoke",
+        # OpenID Connect RP-Initiated Logout 1.0.
+        "end_session_endpoint": f"{issuer}/end-session",
         # Not standard metadata: where the demo resource server's API lives.
         "profile_endpoint": f"{issuer}/api/profile",
         "scopes_supported": list(scopes.SUPPORTED),

@@ -1,5 +1,6 @@
-"""The demo provider's tables: people, registered clients, grants (one consent and every code and
-token descending from it), authorization codes and tokens. Secrets are stored only as digests.
+"""The demo provider's tables: people, registered clients (with their post-logout return
+addresses), grants (one consent and every code and token descending from it), authorization codes
+and tokens. Secrets are stored only as digests.
 """
 
 from __future__ import annotations
@@ -85,6 +86,19 @@ class Client(db.Model, ClientMixin):
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     scope: Mapped[str] = mapped_column(Text)
 
+    post_logout_redirects: Mapped[list[PostLogoutRedirectUri]] = relationship(
+        cascade="all, delete-orphan", order_by="PostLogoutRedirectUri.id"
+    )
+
+    @property
+    def post_logout_redirect_uris(self) -> list[str]:
+        """Where this client may ask to send the person after RP-initiated logout."""
+        return [row.uri for row in self.post_logout_redirects]
+
+    def check_post_logout_redirect_uri(self, uri: str) -> bool:
+        """Exact string match only, as for redirect URIs: anything looser is an open redirect."""
+        return uri in self.post_logout_redirect_uris
+
     def get_client_id(self) -> str:
         """The client identifier."""
         return self.client_id
@@ -120,6 +134,20 @@ class Client(db.Model, ClientMixin):
     def check_grant_type(self, grant_type: str) -> bool:
         """The code grant and refreshing what it issued; nothing else."""
         return grant_type in ("authorization_code", "refresh_token")
+
+
+class PostLogoutRedirectUri(db.Model):
+    """One registered post-logout redirect URI of a client (OIDC RP-Initiated Logout 1.0).
+
+    A table of its own rather than a column on the client, so that a provider database created
+    before logout existed gains it through `create_all()` (the demo provider has no migrations).
+    """
+
+    __tablename__ = f"{PREFIX}post_logout_redirect_uri"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey(Client.client_id), index=True)
+    uri: Mapped[str] = mapped_column(Text)
 
 
 class Grant(db.Model):

@@ -32,17 +32,21 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         client: dict[str, Any] = {
             "client_id": client_id,
             "client_secret": environ.get("DEMO_PROVIDER_CLIENT_SECRET", ""),
-            "redirect_uris": [
-                uri.strip()
-                for uri in environ.get("DEMO_PROVIDER_REDIRECT_URIS", "").split(",")
-                if uri.strip()
-            ],
+            "redirect_uris": _comma_separated(environ.get("DEMO_PROVIDER_REDIRECT_URIS", "")),
+            "post_logout_redirect_uris": _comma_separated(
+                environ.get("DEMO_PROVIDER_POST_LOGOUT_REDIRECT_URIS", "")
+            ),
             "client_name": environ.get("DEMO_PROVIDER_CLIENT_NAME") or client_id,
         }
         if environ.get("DEMO_PROVIDER_CLIENT_SCOPE"):
             client["scope"] = environ["DEMO_PROVIDER_CLIENT_SCOPE"]
         config["DEMO_PROVIDER_CLIENTS"] = [client]
     return config
+
+
+def _comma_separated(value: str) -> list[str]:
+    """The non-empty, stripped items of a comma-separated environment value."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def resolve(config: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
@@ -136,16 +140,26 @@ def _client(item: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(scope.split()) - set(scopes.SUPPORTED)
     if unknown:
         raise ValueError(f"Client {client_id!r} asks for unknown scopes: {sorted(unknown)}")
-    redirect_uris = list(item.get("redirect_uris") or [])
+    redirect_uris = _uri_list(item, "redirect_uris")
     if not redirect_uris:
         raise ValueError(f"Client {client_id!r} needs at least one redirect URI")
     return {
         "client_id": client_id,
         "client_secret": client_secret,
         "redirect_uris": redirect_uris,
+        # Optional (OIDC RP-Initiated Logout 1.0): without one, logout never redirects back.
+        "post_logout_redirect_uris": _uri_list(item, "post_logout_redirect_uris"),
         "client_name": item.get("client_name") or client_id,
         "scope": scope,
     }
+
+
+def _uri_list(item: Mapping[str, Any], key: str) -> list[str]:
+    """A list of URIs from a client registration, refusing a bare string (a common slip)."""
+    value = item.get(key) or []
+    if isinstance(value, str):
+        raise ValueError(f"Client {item.get('client_id')!r}: {key} must be a list, got {value!r}")
+    return list(value)
 
 
 def _generated_secret_key(instance: Path) -> str:

@@ -1,5 +1,5 @@
 """The provider's ID-token signing key: generated per install, published as a JWKS (public part
-only), and used to sign ID tokens with RS256 through joserfc.
+only), used to sign ID tokens with RS256 through joserfc, and to recognise the ones it signed.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import current_app
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from demo_provider import instance_files
@@ -53,3 +54,15 @@ def sign_id_token(claims: dict[str, Any]) -> str:
     key = current_key()
     header = {"alg": ALGORITHM, "kid": key.kid}
     return jwt.encode(header, claims, key, algorithms=ALGORITHMS)
+
+
+def claims_if_signed_here(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT carrying this install's RS256 signature, or None for anything else.
+
+    Only the signature is checked: which claims matter (and whether expiry does) is up to the
+    caller.
+    """
+    try:
+        return dict(jwt.decode(token, current_key(), algorithms=ALGORITHMS).claims)
+    except (JoseError, ValueError):
+        return None

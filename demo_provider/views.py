@@ -1,5 +1,6 @@
-"""The pages a person sees at the provider: home, sign in / sign out, and the authorization
-endpoint (validate the client's request, ask for consent, answer with a code or an error).
+"""The pages a person sees at the provider: home, sign in / sign out, the authorization endpoint
+(validate the client's request, ask for consent, answer with a code or an error) and the
+end-session endpoint (RP-initiated logout: confirm if needed, sign out, return to the client).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from flask import (
     url_for,
 )
 
-from demo_provider import scopes, server, users
+from demo_provider import logout_requests, scopes, server, users
 from demo_provider.extensions import db
 from demo_provider.models import User
 
@@ -125,6 +126,61 @@ def authorize_decision():
     return authorization.create_authorization_response(
         grant_user=owner if allowed else None, grant=grant
     )
+
+
+@bp.route("/end-session", methods=["GET", "POST"])
+def end_session():
+    """OpenID Connect RP-initiated logout: sign out at once when a trusted id_token_hint names the
+    person signed in here, otherwise ask first; then go back to the client only if it registered
+    the address. A GET that signs out is allowed here because the hint, not a CSRF token, shows
+    that the client holding the person's ID token asked for it.
+    """
+    if request.method == "POST":
+        # The provider's cookie is SameSite=Lax, so a browser leaves it off a cross-site POST:
+        # deciding now would mistake a signed-in person for nobody. The same request as a GET (a
+        # top-level navigation, which carries the cookie) is decided with the session in view.
+        forwarded = {name: request.form.getlist(name) for name in logout_requests.PARAMETERS}
+        return redirect(url_for(".end_session", **forwarded), code=303)
+
+    logout_request = logout_requests.check(request.args, _issuer())
+    user = _signed_in_user()
+    if logout_request.signs_out_without_asking(user):
+        return _sign_out(logout_request)
+    client = logout_request.client
+    return render_template(
+        "demo_provider/end_session.html",
+        client_name=client.client_name if client is not None else None,
+        user=user,
+        fields=logout_request.fields,
+        return_host=urlsplit(logout_request.return_to).netloc if logout_request.return_to else None,
+        problem=logout_request.problem,
+    )
+
+
+@bp.post("/end-session/confirm")
+def end_session_decision():
+    """The person's answer on the confirmation page: sign out, or stay signed in."""
+    if request.form.get("decision") != "sign-out":
+        return redirect(url_for(".home"), code=303)
+    # Check again: the hidden fields came back from the browser and may have been edited.
+    return _sign_out(logout_requests.check(request.form, _issuer()))
+
+
+def _sign_out(logout_request: logout_requests.LogoutRequest):
+    """End the provider session (its cookie goes with it), then return to the client's validated
+    address with `state`, or show the signed-out page. The client's refresh tokens are left
+    alone: RP-initiated logout ends the session here, and the client revokes its tokens itself
+    (RFC 7009) if it wants them gone.
+    """
+    session.clear()
+    if logout_request.return_to is not None:
+        return redirect(logout_request.return_to, code=303)
+    return render_template("demo_provider/signed_out.html", problem=logout_request.problem)
+
+
+def _issuer() -> str:
+    """The configured issuer, which ID tokens given as hints must name."""
+    return current_app.config["DEMO_PROVIDER_ISSUER"]
 
 
 def safe_next(value: str | None) -> str | None:

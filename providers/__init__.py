@@ -14,6 +14,7 @@ from providers.errors import (
     SignInCancelled,
     SignInRejected,
 )
+from providers.logout import end_session_endpoint, end_session_url
 from providers.metadata import check
 from providers.registry import Profile, Provider, build, enabled, get
 from providers.signin import (
@@ -42,6 +43,8 @@ __all__ = [
     "build",
     "check",
     "enabled",
+    "end_session_endpoint",
+    "end_session_url",
     "fetch_profile",
     "finish",
     "get",

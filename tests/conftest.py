@@ -60,6 +60,7 @@ def live_provider(tmp_path_factory):
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
                 "redirect_uris": [REDIRECT_URI],
+                "post_logout_redirect_uris": [f"{BASE_URL}/logout/complete"],
                 "client_name": "Flask Sign-in Reference App",
                 "scope": "openid profile email offline_access",
             }

@@ -22,6 +22,8 @@ REDIRECT_URI = "http://127.0.0.1:5000/callback/demo"
 OTHER_CLIENT_ID = "other-app"
 OTHER_CLIENT_SECRET = "other-secret-with-enough-entropy"
 OTHER_REDIRECT_URI = "http://127.0.0.1:6000/callback"
+POST_LOGOUT_REDIRECT_URI = "http://127.0.0.1:5000/signed-out"
+OTHER_POST_LOGOUT_REDIRECT_URI = "http://127.0.0.1:6000/signed-out"
 FULL_SCOPE = "openid profile email offline_access"
 
 
@@ -33,7 +35,7 @@ def signing_key_path(tmp_path_factory):
 
 @pytest.fixture
 def demo_config(signing_key_path):
-    """Provider configuration with two registered clients."""
+    """Provider configuration with two registered clients, each with a post-logout URI."""
     return {
         "TESTING": True,
         "DEMO_PROVIDER_ISSUER": ISSUER,
@@ -44,6 +46,7 @@ def demo_config(signing_key_path):
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
                 "redirect_uris": [REDIRECT_URI],
+                "post_logout_redirect_uris": [POST_LOGOUT_REDIRECT_URI],
                 "client_name": "Workshop App",
                 "scope": FULL_SCOPE,
             },
@@ -51,6 +54,7 @@ def demo_config(signing_key_path):
                 "client_id": OTHER_CLIENT_ID,
                 "client_secret": OTHER_CLIENT_SECRET,
                 "redirect_uris": [OTHER_REDIRECT_URI],
+                "post_logout_redirect_uris": [OTHER_POST_LOGOUT_REDIRECT_URI],
                 "client_name": "Other App",
             },
         ],
@@ -91,7 +95,9 @@ class ProviderFlow:
     client_id = CLIENT_ID
     client_secret = CLIENT_SECRET
     redirect_uri = REDIRECT_URI
+    post_logout_redirect_uri = POST_LOGOUT_REDIRECT_URI
     other_client_id = OTHER_CLIENT_ID
+    other_post_logout_redirect_uri = OTHER_POST_LOGOUT_REDIRECT_URI
     other_client_secret = OTHER_CLIENT_SECRET
     full_scope = FULL_SCOPE
 
@@ -219,6 +225,22 @@ class ProviderFlow:
     def userinfo(self, access_token):
         """GET userinfo with the access token as a bearer token."""
         return self.client.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+    def end_session(self, **params):
+        """GET the end-session endpoint (RP-initiated logout) with these parameters."""
+        return self.client.get("/end-session", query_string=params)
+
+    def confirm_end_session(self, page, decision="sign-out"):
+        """Press Sign out or Stay signed in on an end-session confirmation page."""
+        form = next(
+            f for f in self.forms(page.get_data(as_text=True)) if "end-session" in f["action"]
+        )
+        fields = MultiDict([*form["fields"], ("decision", decision)])
+        return self.client.post(form["action"], data=fields)
+
+    def signed_in(self) -> bool:
+        """Whether the provider's home page shows someone signed in."""
+        return "You are signed in here" in self.client.get("/").get_data(as_text=True)
 
 
 @pytest.fixture

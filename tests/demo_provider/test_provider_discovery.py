@@ -16,6 +16,12 @@ def test_discovery_document_builds_every_url_from_the_issuer(flow):
     assert metadata["profile_endpoint"] == f"{issuer}/api/profile"
 
 
+def test_discovery_document_advertises_the_end_session_endpoint(flow):
+    metadata = flow.client.get("/.well-known/openid-configuration").get_json()
+
+    assert metadata["end_session_endpoint"] == f"{flow.issuer}/end-session"
+
+
 def test_discovery_document_ignores_the_host_header(flow):
     response = flow.client.get(
         "/.well-known/openid-configuration", headers={"Host": "evil.example"}

@@ -58,6 +58,9 @@ def test_environment_settings_are_parsed(monkeypatch, tmp_path):
             "http://127.0.0.1:5000/callback/demo, http://localhost:5000/cb"
         ),
         "DEMO_PROVIDER_CLIENT_NAME": "Env App",
+        "DEMO_PROVIDER_POST_LOGOUT_REDIRECT_URIS": (
+            "http://127.0.0.1:5000/signed-out, https://app.example/bye"
+        ),
     }
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
@@ -73,6 +76,10 @@ def test_environment_settings_are_parsed(monkeypatch, tmp_path):
         assert client.redirect_uris == [
             "http://127.0.0.1:5000/callback/demo",
             "http://localhost:5000/cb",
+        ]
+        assert client.post_logout_redirect_uris == [
+            "http://127.0.0.1:5000/signed-out",
+            "https://app.example/bye",
         ]
 
 
@@ -99,6 +106,44 @@ def test_unsafe_redirect_uri_registration_is_refused(redirect_uri, demo_config, 
 
     with pytest.raises(ValueError, match="Redirect URI"):
         create_app(demo_config, instance_path=str(tmp_path / "instance"))
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://app.example/signed-out#fragment",
+        "http://app.example/signed-out",
+        "https://user@app.example/signed-out",
+        "/signed-out",
+    ],
+    ids=["fragment", "non-loopback-http", "userinfo", "relative"],
+)
+def test_unsafe_post_logout_redirect_uri_registration_is_refused(uri, demo_config, tmp_path):
+    demo_config["DEMO_PROVIDER_CLIENTS"][0]["post_logout_redirect_uris"] = [uri]
+
+    with pytest.raises(ValueError, match="Post-logout redirect URI"):
+        create_app(demo_config, instance_path=str(tmp_path / "instance"))
+
+
+def test_post_logout_redirect_uris_given_as_one_string_are_refused(demo_config, tmp_path):
+    demo_config["DEMO_PROVIDER_CLIENTS"][0]["post_logout_redirect_uris"] = "https://app.example/"
+
+    with pytest.raises(ValueError, match="must be a list"):
+        create_app(demo_config, instance_path=str(tmp_path / "instance"))
+
+
+def test_post_logout_redirect_uris_follow_the_configuration_on_restart(demo_config, tmp_path):
+    instance = str(tmp_path / "instance")
+    create_app(demo_config, instance_path=instance)
+    demo_config["DEMO_PROVIDER_CLIENTS"][0]["post_logout_redirect_uris"] = [
+        "https://app.example/bye"
+    ]
+
+    app = create_app(demo_config, instance_path=instance)
+
+    with app.app_context():
+        client = db.session.get(Client, "workshop-app")
+        assert client.post_logout_redirect_uris == ["https://app.example/bye"]
 
 
 def test_provider_works_mounted_under_a_prefix(demo_config, tmp_path):
