@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 import providers
+import security_events
 import tokens
 from extensions import db
 from models import LinkedAccount, User, utcnow
@@ -146,14 +147,17 @@ def unlink(user: User, provider: str, *, provider_title: str) -> None:
     tokens.revoke(link)
     user.linked_accounts.remove(link)
     db.session.commit()
+    security_events.emit("unlink", provider=provider, user_id=user.id)
 
 
 def delete(user: User) -> None:
     """Delete the user with every link and token (each grant revoked first, best effort)."""
     for link in user.linked_accounts:
         tokens.revoke(link)
+    user_id = user.id
     db.session.delete(user)
     db.session.commit()
+    security_events.emit("delete_account", user_id=user_id)
 
 
 def provider_sign_out_url(

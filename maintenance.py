@@ -29,12 +29,14 @@ class Outcome:
 def reencrypt_tokens() -> Outcome:
     """Re-encrypt every stored token with the first key of TOKEN_ENCRYPTION_KEYS.
 
-    Run it after putting a new key first; once it reports no failures, the old key can be
-    removed. A ciphertext no key can read is dropped and its link marked for reconnection.
+    Safe while the site serves traffic: each link is locked, read again and committed on its
+    own, so a refresh that lands meanwhile is never overwritten with an older, already spent
+    refresh token. A ciphertext no key can read is dropped and its link marked for reconnection.
     """
     cipher = tokens.cipher()
     done = failed = 0
-    for link in db.session.scalars(select(LinkedAccount)):
+    for link_id in db.session.scalars(select(LinkedAccount.id)).all():
+        link = tokens.lock_and_reread(link_id)
         try:
             for column in CIPHERTEXT_COLUMNS:
                 value = getattr(link, column)
@@ -44,6 +46,7 @@ def reencrypt_tokens() -> Outcome:
         except InvalidToken:
             tokens.discard(link)
             failed += 1
+        db.session.commit()
     for attempt in db.session.scalars(select(LoginAttempt)):
         try:
             attempt.code_verifier_ciphertext = cipher.rotate(attempt.code_verifier_ciphertext)

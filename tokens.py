@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 import providers
+import security_events
 from extensions import db
 from models import LinkedAccount, LinkStatus, utcnow
 
@@ -124,17 +125,21 @@ def fresh_access_token(link: LinkedAccount, *, force_refresh: bool = False) -> s
         # Lock the row (SELECT ... FOR UPDATE on PostgreSQL) and read it again: another worker
         # may have refreshed while we waited. Spending a rotating refresh token twice would
         # make the provider treat it as stolen and revoke the whole grant.
-        link = _lock_and_reread(link.id)
+        link = lock_and_reread(link.id)
         refreshed_meanwhile = link.access_token_ciphertext != stale_ciphertext
         if not force_refresh or refreshed_meanwhile:
-            token = _current_access_token(link)
+            try:
+                token = _current_access_token(link)
+            except ReconnectNeeded:
+                db.session.rollback()  # release the row lock now, not at the end of the request
+                raise
             if token is not None:
                 db.session.commit()
                 return token
         return _refresh_locked(link)
 
 
-def _lock_and_reread(link_id: int) -> LinkedAccount:
+def lock_and_reread(link_id: int) -> LinkedAccount:
     """The link row, read again after taking a lock that other processes respect too.
 
     PostgreSQL (and other servers) lock just the row with SELECT ... FOR UPDATE until commit.
@@ -187,13 +192,21 @@ def _refresh_locked(link: LinkedAccount) -> str:
         )
     except providers.GrantRevoked as error:
         _give_up(link, error.reason)
-    except providers.ProviderError:
+    except providers.ProviderError as error:
         # Transient or not ours to fix: keep every stored token exactly as it was.
         db.session.rollback()
+        security_events.emit(
+            "refresh",
+            outcome="failed",
+            reason=error.reason,
+            provider=link.provider,
+            user_id=link.user_id,
+        )
         raise
     store(link, token)
     link.refreshed_at = utcnow()
     db.session.commit()
+    security_events.emit("refresh", provider=link.provider, user_id=link.user_id)
     return token["access_token"]
 
 
@@ -214,8 +227,12 @@ def revoke(link: LinkedAccount) -> None:
             continue
         if token and provider is not None:
             revoked = providers.revoke(provider, token, hint)
-            current_app.logger.info(
-                "token revocation: provider=%s hint=%s confirmed=%s", link.provider, hint, revoked
+            security_events.emit(
+                "revoke",
+                outcome="ok" if revoked else "failed",
+                provider=link.provider,
+                user_id=link.user_id,
+                token_type=hint,
             )
     discard(link)
 
@@ -229,4 +246,11 @@ def mark_reconnect_needed(link: LinkedAccount) -> None:
 def _give_up(link: LinkedAccount, reason: str) -> NoReturn:
     """Mark the link for reconnection and raise ReconnectNeeded."""
     mark_reconnect_needed(link)
+    security_events.emit(
+        "reconnect_needed",
+        outcome="failed",
+        reason=reason,
+        provider=link.provider,
+        user_id=link.user_id,
+    )
     raise ReconnectNeeded(link.provider, reason)

@@ -1,28 +1,17 @@
-"""Cross-cutting HTTP behaviour of the client: security headers, error pages, and log redaction
-so no code, state or token in a URL reaches an access log.
+"""Cross-cutting HTTP behaviour of the client: security headers, error pages, and logging that
+never carries a secret.
 """
 
 from __future__ import annotations
 
-import logging
-import re
+import secrets
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-# The callback URL carries the authorization code and state; the dev server logs request lines.
-# Plain `?code=...` and, inside an encoded URL such as a login page's `next`, `%26code%3D...`.
-_SECRET_PARAMETERS = "|".join(
-    [
-        *("code", "state", "nonce", "session_state", "code_verifier", "client_secret"),
-        *("access_token", "refresh_token", "id_token", "id_token_hint"),
-    ]
-)
-_SECRET_QUERY_VALUE = re.compile(rf"(?i)([?&](?:{_SECRET_PARAMETERS})=)[^&\s\"]*")
-_ENCODED_SECRET_QUERY_VALUE = re.compile(
-    rf"(?i)((?:%3F|%26)(?:{_SECRET_PARAMETERS})%3D)(?:(?!%26)[^&\s\"])*"
-)
+import log_safety
+import security_events
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -38,28 +27,15 @@ ERROR_TITLES = {
 }
 
 
-def redact(text: str) -> str:
-    """The text with the values of secret-bearing query parameters replaced."""
-    text = _SECRET_QUERY_VALUE.sub(r"\1[redacted]", text)
-    return _ENCODED_SECRET_QUERY_VALUE.sub(r"\1[redacted]", text)
-
-
-class RedactQuerySecrets(logging.Filter):
-    """Rewrites request lines in log records before any handler formats them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
 def init_app(app: Flask) -> None:
     """Install headers, error pages and log redaction on the app."""
-    logging.getLogger("werkzeug").addFilter(RedactQuerySecrets())
-    # urllib3 logs every URL it fetches at DEBUG; keep it quiet whatever the root level is.
-    logging.getLogger("urllib3").setLevel(logging.INFO)
+    log_safety.install()
+    security_events.init_app(app)
+
+    @app.before_request
+    def tag_request():
+        # Ties the security events of one request together (and to the user's error report).
+        g.request_id = secrets.token_hex(8)
 
     @app.template_filter("datetime")
     def format_datetime(value):
@@ -72,6 +48,8 @@ def init_app(app: Flask) -> None:
         # The callback URL holds a code and state: never send it to anyone as a Referer.
         headers.setdefault("Referrer-Policy", "no-referrer")
         headers.setdefault("X-Frame-Options", "DENY")
+        if "request_id" in g:
+            headers["X-Request-Id"] = g.request_id
         if response.mimetype == "text/html":
             headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         if request.endpoint in {"callback.finish", "profile.show"} or request.method == "POST":

@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -20,6 +19,7 @@ from flask_login import current_user, login_user
 import accounts
 import login_attempts
 import providers
+import security_events
 from blueprints.login import PENDING_KEY
 from blueprints.next_url import safe_next_url
 
@@ -34,7 +34,8 @@ def _refuse(provider: providers.Provider, reason: str, message: str):
 
 
 def _error_page(provider: providers.Provider, error: providers.ProviderError):
-    current_app.logger.warning("sign-in failed: provider=%s reason=%s", provider.name, error.reason)
+    outcome = "cancelled" if isinstance(error, providers.SignInCancelled) else "rejected"
+    security_events.emit("sign_in", outcome=outcome, reason=error.reason, provider=provider.name)
     return render_template("callback/error.html", error=error, provider=provider), error.status
 
 
@@ -80,8 +81,8 @@ def finish(provider_name: str):
     try:
         user = accounts.sign_in(result, provider_title=provider.title)
     except accounts.AccountRuleError as error:
-        current_app.logger.warning(
-            "sign-in refused: provider=%s reason=%s", provider.name, error.reason
+        security_events.emit(
+            "sign_in", outcome="refused", reason=error.reason, provider=provider.name
         )
         return render_template("callback/refused.html", error=error, provider=provider), 409
     # A fresh session for the signed-in user (no fixation); other tabs' sign-ins stay valid.
@@ -90,7 +91,7 @@ def finish(provider_name: str):
     if still_pending:
         session[PENDING_KEY] = still_pending
     login_user(user)
-    current_app.logger.info("signed in: provider=%s user=%s", provider.name, user.id)
+    security_events.emit("sign_in", provider=provider.name, user_id=user.id)
     destination = safe_next_url(attempt.next_url) or url_for("profile.show")
     return redirect(destination, code=303)
 
@@ -103,10 +104,14 @@ def _finish_link(provider: providers.Provider, attempt, result):
     try:
         accounts.link(current_user, result, provider_title=provider.title)
     except accounts.AccountRuleError as error:
-        current_app.logger.warning(
-            "link refused: provider=%s reason=%s", provider.name, error.reason
+        security_events.emit(
+            "link",
+            outcome="refused",
+            reason=error.reason,
+            provider=provider.name,
+            user_id=current_user.id,
         )
         return render_template("callback/refused.html", error=error, provider=provider), 409
-    current_app.logger.info("linked: provider=%s user=%s", provider.name, current_user.id)
+    security_events.emit("link", provider=provider.name, user_id=current_user.id)
     flash(f"{provider.title} is linked to your account.", "info")
     return redirect(url_for("profile.show"), code=303)

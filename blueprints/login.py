@@ -21,6 +21,7 @@ from flask_login import current_user, logout_user
 import accounts
 import login_attempts
 import providers
+import security_events
 from blueprints.next_url import safe_next_url
 
 bp = Blueprint("login", __name__)
@@ -62,8 +63,8 @@ def send_to_provider(provider: providers.Provider, *, next_url: str | None, user
     try:
         authorization = providers.authorization_request(provider)
     except providers.ProviderError as error:
-        current_app.logger.warning(
-            "sign-in start failed: provider=%s reason=%s", provider.name, error.reason
+        security_events.emit(
+            "sign_in_start", outcome="failed", reason=error.reason, provider=provider.name
         )
         return render_template("callback/error.html", error=error, provider=provider), error.status
 
@@ -86,6 +87,7 @@ def logout():
     provider_url = None
     state = secrets.token_urlsafe(32)
     if current_user.is_authenticated:
+        security_events.emit("sign_out", user_id=current_user.id)
         provider_name = request.form.get("provider")
         if provider_name:
             provider_url = accounts.provider_sign_out_url(

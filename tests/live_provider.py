@@ -184,7 +184,7 @@ class ProviderBrowser:
         for _ in range(10):
             if response.is_redirect:
                 location = requests.compat.urljoin(response.url, response.headers["Location"])
-                if not location.startswith(self.issuer):
+                if _origin(location) != _origin(self.issuer):
                     return location
                 response = self.http.get(location, allow_redirects=False, timeout=10)
                 continue
@@ -208,6 +208,12 @@ class ProviderBrowser:
                 consent.action, data=consent.submission(decision), allow_redirects=False, timeout=10
             )
         raise AssertionError("too many steps at the provider")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    """Scheme and host:port, compared whole (port 4123 must not match port 41234)."""
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
 
 
 def query(url: str) -> dict[str, str]:

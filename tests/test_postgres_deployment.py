@@ -1,0 +1,289 @@
+"""The token lifecycle on a real deployment: two gunicorn instances with several workers each,
+sharing one PostgreSQL database, in front of the demo provider (refresh-token rotation and reuse
+detection on). Needs TEST_DATABASE_URL; skipped without it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.deployment import DATABASE_URL_VARIABLE, deploy
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not os.environ.get(DATABASE_URL_VARIABLE),
+        reason=f"{DATABASE_URL_VARIABLE} is not set: no PostgreSQL server to deploy on",
+    ),
+]
+
+STORM = 50
+TOKEN_COLUMNS = ("access_token_ciphertext", "refresh_token_ciphertext", "id_token_ciphertext")
+
+
+class _LogsOnFailure:
+    """Adds the gunicorn log tails of the deployments in use to a failing test's report."""
+
+    def __init__(self) -> None:
+        self.deployments = []
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if report.failed and item.module.__name__ == __name__:
+            for deployment in self.deployments:
+                for name, tail in deployment.log_tails().items():
+                    report.sections.append((f"{name} log tail", tail))
+        return report
+
+
+@pytest.fixture(scope="module")
+def failure_logs(pytestconfig):
+    plugin = _LogsOnFailure()
+    pytestconfig.pluginmanager.register(plugin)
+    yield plugin.deployments
+    pytestconfig.pluginmanager.unregister(plugin)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, failure_logs):
+    with deploy(
+        tmp_path_factory.mktemp("deployment"),
+        os.environ[DATABASE_URL_VARIABLE],
+        instances=2,
+        workers=3,
+        threads=4,
+        with_corp=True,
+    ) as running:
+        failure_logs.append(running)
+        yield running
+        failure_logs.remove(running)
+
+
+@pytest.fixture
+def own_site(tmp_path, failure_logs):
+    """A deployment of its own, for a test that restarts instances."""
+    with deploy(tmp_path, os.environ[DATABASE_URL_VARIABLE], workers=2, threads=2) as running:
+        failure_logs.append(running)
+        yield running
+    failure_logs.remove(running)
+
+
+@pytest.fixture
+def site(deployment):
+    """The deployment with no users and clean provider records."""
+    deployment.reset()
+    yield deployment
+    deployment.reset()
+
+
+@pytest.fixture
+def alice(site):
+    """A browser signed in as alice through instance A, with the provider's log emptied."""
+    browser = site.browser()
+    answer = browser.sign_in("alice")
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["Location"].endswith("/profile")
+    site.provider.recorder.clear()
+    return browser
+
+
+def token_columns(site, provider="demo"):
+    row = site.link_row(provider)
+    return {column: row[column] for column in TOKEN_COLUMNS}
+
+
+def outcome(page) -> str:
+    """What the person sees on a profile page, in a word."""
+    if page.status_code != 200:
+        return f"HTTP {page.status_code}"
+    for status in ("Reconnect needed", "Unavailable"):
+        if status in page.text:
+            return status
+    if "Connected" in page.text and "Wonderland" in page.text:
+        return "live profile"
+    return "no profile"
+
+
+def assert_connected(page):
+    assert outcome(page) == "live profile"
+
+
+def bearer(recorded) -> str:
+    scheme, _, value = (recorded.authorization or "").partition(" ")
+    assert scheme == "Bearer"
+    return value
+
+
+def test_instances_started_together_migrate_the_shared_database_once(site):
+    with site.engine.connect() as connection:
+        versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    assert len(versions) == 1
+    logs = [instance.log_path.read_text() for instance in site.instances]
+    assert sum("Running upgrade  -> 0001" in log for log in logs) == 1
+    for url in site.urls:
+        assert site.browser().http.get(url + "/healthz", timeout=10).json() == {"status": "ok"}
+
+
+def test_instances_keep_logging_after_migrating(site):
+    for instance in site.instances:
+        log = instance.log_path.read_text()
+        assert "Listening at: " + instance.url in log
+        assert '"GET /healthz HTTP/1.1" 200' in log
+
+
+def test_a_session_started_on_one_instance_is_valid_on_the_other(site, alice):
+    for instance in range(len(site.instances)):
+        assert_connected(alice.get("/profile", instance))
+
+
+def test_a_storm_of_requests_with_an_expired_token_refreshes_once_across_instances(site, alice):
+    signed_in_refresh_token = site.decrypt(site.link_row()["refresh_token_ciphertext"])
+    assert site.expire_access_tokens() == 1
+
+    pages = alice.storm(STORM)
+
+    assert Counter(outcome(page) for page in pages) == {"live profile": STORM}
+    (refresh,) = site.provider.recorder.token_requests("refresh_token")
+    assert refresh.form["refresh_token"] == [signed_in_refresh_token]
+    # Every request called the API with the one new access token, the one now stored.
+    new_access_token = site.decrypt(site.link_row()["access_token_ciphertext"])
+    api_calls = site.provider.recorder.calls("/api/profile")
+    assert len(api_calls) == STORM
+    assert {bearer(call) for call in api_calls} == {new_access_token}
+
+    # The grant is alive: the rotated refresh token works, once, for the next expiry.
+    site.expire_access_tokens()
+    assert_connected(alice.get("/profile", instance=1))
+    assert len(site.provider.recorder.token_requests("refresh_token")) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers"),
+    [
+        (503, {"error": "temporarily_unavailable"}, {}),
+        (503, "<h1>Service Unavailable</h1>", {}),
+        (429, {"error": "temporarily_unavailable"}, {"Retry-After": "30"}),
+    ],
+    ids=["503-json", "503-gateway-page", "429-retry-after"],
+)
+def test_a_provider_outage_during_refresh_keeps_the_tokens_and_says_unavailable(
+    site, alice, status, body, headers
+):
+    site.expire_access_tokens()
+    before = token_columns(site)
+    site.provider.recorder.fail("/token", status, body, headers=headers)
+
+    page = alice.get("/profile", instance=1)
+
+    assert outcome(page) == "Unavailable"
+    assert "try again" in page.text
+    assert len(site.provider.recorder.token_requests("refresh_token")) == 1
+    assert token_columns(site) == before
+    assert site.link_row()["status"] == "connected"
+    # Nothing was lost: once the provider answers again, the same refresh token works.
+    assert_connected(alice.get("/profile", instance=0))
+    assert len(site.provider.recorder.token_requests("refresh_token")) == 2
+
+
+def test_a_revoked_grant_discards_the_tokens_and_asks_to_reconnect(site, alice):
+    refresh_token = site.decrypt(site.link_row()["refresh_token_ciphertext"])
+    assert site.revoke_at_provider(refresh_token) == 200
+    site.expire_access_tokens()
+
+    page = alice.get("/profile", instance=1)
+
+    assert page.status_code == 200
+    assert "Reconnect needed" in page.text
+    assert "Reconnect Demo Provider" in page.text
+    assert len(site.provider.recorder.token_requests("refresh_token")) == 1
+    row = site.link_row()
+    assert row["status"] == "reconnect_needed"
+    assert all(row[column] is None for column in TOKEN_COLUMNS)
+    # Signing in again restores the link with a new grant.
+    assert alice.sign_in("alice").status_code == 303
+    assert_connected(alice.get("/profile", instance=1))
+
+
+def test_an_api_401_on_a_fresh_token_refreshes_once_and_retries(site, alice):
+    old_access_token = site.decrypt(site.link_row()["access_token_ciphertext"])
+    site.provider.recorder.fail("/api/profile", 401, {"error": "invalid_token"})
+
+    page = alice.get("/profile", instance=1)
+
+    assert_connected(page)
+    assert len(site.provider.recorder.token_requests("refresh_token")) == 1
+    first, retry = site.provider.recorder.calls("/api/profile")
+    assert bearer(first) == old_access_token
+    assert bearer(retry) == site.decrypt(site.link_row()["access_token_ciphertext"])
+    assert bearer(retry) != old_access_token
+
+
+def test_unlinking_while_the_provider_is_down_still_forgets_the_tokens(site, alice):
+    assert alice.link("corp").status_code == 303
+    assert site.link_row("corp")["access_token_ciphertext"] is not None
+    site.corp.recorder.clear()
+    # Down for the whole test, retries included.
+    site.corp.recorder.fail("/revoke", 503, "<h1>Service Unavailable</h1>", times=100)
+
+    answer = alice.submit("/profile", "/profile/unlink/corp", instance=1)
+
+    assert answer.status_code == 303
+    # Revocation was attempted, failed, and the link and its tokens are gone all the same.
+    assert site.corp.recorder.calls("/revoke", "POST")
+    assert site.link_row("corp") is None
+    assert site.link_row("demo") is not None
+    page = alice.get("/profile", instance=0)
+    assert_connected(page)
+    assert "Link Corp SSO" in page.text
+
+
+def test_deleting_the_account_while_the_provider_is_down_removes_user_and_tokens(site, alice):
+    # Down for the whole test, retries included.
+    site.provider.recorder.fail("/revoke", 503, "<h1>Service Unavailable</h1>", times=100)
+
+    answer = alice.submit("/profile", "/profile/delete", {"confirm": "yes"}, instance=1)
+
+    assert answer.status_code == 303
+    hints = [call.form["token_type_hint"][0] for call in site.provider.recorder.calls("/revoke")]
+    # The refresh token first: revoking it ends the whole grant at most providers.
+    assert hints[0] == "refresh_token"
+    assert set(hints) == {"refresh_token", "access_token"}
+    assert site.count("users") == 0
+    assert site.count("linked_accounts") == 0
+    assert alice.get("/profile", instance=0).status_code == 302
+
+
+def test_rotating_the_encryption_key_instance_by_instance_keeps_every_link(own_site):
+    site = own_site
+    old, new = site.settings["TOKEN_ENCRYPTION_KEYS"], Fernet.generate_key().decode()
+    browser = site.browser()
+    assert browser.sign_in("alice").status_code == 303
+    instances = range(len(site.instances))
+    # 1. Each instance in turn learns the new key; none encrypts with it yet.
+    for index in instances:
+        site.restart(index, TOKEN_ENCRYPTION_KEYS=f"{old},{new}")
+        assert_connected(browser.get("/profile", index))
+    # 2. Each instance in turn encrypts with the new key; the others can already read it.
+    site.restart(1, TOKEN_ENCRYPTION_KEYS=f"{new},{old}")
+    site.expire_access_tokens()
+    assert_connected(browser.get("/profile", 1))
+    for column in TOKEN_COLUMNS:
+        Fernet(new).decrypt(bytes(site.link_row()[column]))
+    assert_connected(browser.get("/profile", 0))
+    site.restart(0, TOKEN_ENCRYPTION_KEYS=f"{new},{old}")
+    # 3. Everything stored moves to the new key; then the old key goes.
+    result = site.run_cli("tokens", "reencrypt")
+    assert result.returncode == 0, result.stderr
+    assert "0 unreadable" in result.stdout
+    for index in instances:
+        site.restart(index, TOKEN_ENCRYPTION_KEYS=new)
+    assert_connected(browser.get("/profile", 0))
+    site.expire_access_tokens()
+    assert_connected(browser.get("/profile", 1))
+    assert len(site.provider.recorder.token_requests("refresh_token")) == 2
+    assert site.link_row()["status"] == "connected"
