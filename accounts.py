@@ -5,6 +5,8 @@ callback verified.
 
 from __future__ import annotations
 
+import hmac
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -12,7 +14,7 @@ import providers
 import security_events
 import tokens
 from extensions import db
-from models import LinkedAccount, User, utcnow
+from models import LinkedAccount, User, new_session_token, utcnow
 from providers import Identity, SignInResult
 
 
@@ -175,9 +177,19 @@ def provider_sign_out_url(
     return providers.end_session_url(provider, id_token=id_token, return_to=return_to, state=state)
 
 
-def load_user(user_id: str) -> User | None:
-    """The user a session cookie names, if they still exist."""
+def load_user(session_id: str) -> User | None:
+    """The user a session cookie names, if they exist and the cookie's session token is current."""
+    user_id, _, token = str(session_id).partition(":")
     try:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
+    if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
+        return None
+    return user
+
+
+def end_all_sessions(user: User) -> None:
+    """Invalidate every session cookie of the user, including copies of it."""
+    user.session_token = new_session_token()
+    db.session.commit()

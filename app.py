@@ -20,7 +20,7 @@ import providers
 import tokens
 import web
 from blueprints import callback, health, login, profile
-from extensions import csrf, db, login_manager, migrate
+from extensions import csrf, db, limiter, login_manager, migrate
 from providers.http import Connections
 from providers.metadata import MetadataCache
 
@@ -37,6 +37,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "login.index"
     login_manager.login_message = "Please sign in to see that page."

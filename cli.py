@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+import doctor
 import maintenance
 import providers
 
@@ -32,6 +33,26 @@ def providers_command(check: bool) -> None:
             failed = failed or problem is not None
             click.echo(f"           check: {problem or 'ok'}")
     if failed:
+        raise SystemExit(1)
+
+
+@click.command("doctor")
+@click.option("--online", is_flag=True, help="Also fetch each provider's discovery and keys.")
+@with_appcontext
+def doctor_command(online: bool) -> None:
+    """Check the configuration a deployment most often gets wrong."""
+    findings = list(doctor.configuration(current_app.config))
+    for finding in findings:
+        click.echo(f"{finding.level:<8} {finding.topic:<24} {finding.message}")
+    for provider in providers.enabled():
+        uri = provider.redirect_uri(current_app.config["BASE_URL"])
+        click.echo(f"{'info':<8} {'provider ' + provider.name:<24} register {uri}")
+        if online:
+            problem = providers.check(provider)
+            level = "error" if problem else "ok"
+            findings.append(doctor.Finding(level, provider.name, problem or "reachable"))
+            click.echo(f"{level:<8} {'provider ' + provider.name:<24} {problem or 'reachable'}")
+    if any(finding.level == doctor.ERROR for finding in findings):
         raise SystemExit(1)
 
 
@@ -66,4 +87,4 @@ def purge_command(older_than_days: int) -> None:
     )
 
 
-COMMANDS = (providers_command, tokens_group)
+COMMANDS = (providers_command, doctor_command, tokens_group)

@@ -53,6 +53,12 @@ DEFAULTS: dict[str, Any] = {
     # `Referrer-Policy: no-referrer` (the callback URL carries a code), so browsers send none.
     # The CSRF token bound to the session, with SameSite=Lax, is the protection.
     "WTF_CSRF_SSL_STRICT": False,
+    # Sign-in starts and callbacks per client address: enough for people behind one NAT, too
+    # few for a script that floods providers with authorization requests in our name.
+    "SIGN_IN_RATE_LIMIT": "60 per minute",
+    # memory:// counts per process; redis://host:6379/0 shares counts across instances.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
     # How many reverse proxies in front of the app set X-Forwarded-* headers; 0 trusts none,
     # since anyone can send those headers to an app that is reachable directly.
     "PROXY_FIX_HOPS": 0,
@@ -84,6 +90,8 @@ ENVIRONMENT: dict[str, type] = {
     "OIDC_PROVIDERS": str,
     "SESSION_COOKIE_SECURE": bool,
     "PROXY_FIX_HOPS": int,
+    "SIGN_IN_RATE_LIMIT": str,
+    "RATELIMIT_STORAGE_URI": str,
 }
 
 # Per-provider settings read from the environment for every provider name the app knows of.
@@ -163,6 +171,10 @@ def _apply_environment_defaults(app: Flask, production: bool) -> None:
         config["DEMO_ISSUER"] = config["BASE_URL"].rstrip("/") + "/demo-provider"
     if config["SESSION_COOKIE_SECURE"] is None:
         config["SESSION_COOKIE_SECURE"] = production
+    if production and config["SESSION_COOKIE_NAME"] == "session":  # Flask's default
+        # The __Host- prefix makes browsers refuse the cookie unless it is Secure, for the whole
+        # site (Path=/) and for this exact host (no Domain): no sibling subdomain can plant it.
+        config["SESSION_COOKIE_NAME"] = "__Host-session"
 
 
 def _fill_development_secrets(app: Flask) -> None:
@@ -200,15 +212,8 @@ def _read_or_create_json(path: Path, make: Any) -> dict[str, str]:
 
 def check_production(config: Mapping[str, Any]) -> None:
     """Refuse to run in production with a configuration that would be unsafe there."""
-    problems = []
-    secret_key = config.get("SECRET_KEY") or ""
-    if len(secret_key) < 32:
-        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
-    if not config.get("TOKEN_ENCRYPTION_KEYS"):
-        problems.append("TOKEN_ENCRYPTION_KEYS must be set (generate one: see README)")
-    if not str(config.get("BASE_URL", "")).startswith("https://"):
-        problems.append("BASE_URL must be the app's public https:// address")
-    if not config.get("DATABASE_URL"):
-        problems.append("DATABASE_URL must point at the production database")
+    import doctor
+
+    problems = [f"{finding.topic} {finding.message}" for finding in doctor.errors(config)]
     if problems:
         raise ConfigurationError("Refusing to start in production: " + "; ".join(problems) + ".")

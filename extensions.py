@@ -1,5 +1,7 @@
 """Flask extensions, created unbound so that `create_app` binds them to each app it builds."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -15,3 +17,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+# Per client address (behind proxies, the address ProxyFix recovers from X-Forwarded-For).
+limiter = Limiter(key_func=get_remote_address)

@@ -27,6 +27,8 @@ class LinkedProfile:
     message: str | None = None
     #: The provider can end its own session too (RP-Initiated Logout).
     provider_logout: bool = False
+    #: A refresh token is stored, so "Refresh now" can work.
+    refreshable: bool = False
 
 
 def for_user(user: User) -> list[LinkedProfile]:
@@ -75,4 +77,5 @@ def _view(link, title, status, profile, message) -> LinkedProfile:
         expires_at=link.expires_at,
         refreshed_at=link.refreshed_at,
         message=message,
+        refreshable=link.refresh_token_ciphertext is not None,
     )

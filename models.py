@@ -4,6 +4,7 @@ encrypted tokens, and the short-lived sign-in attempts that carry state, nonce a
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -39,12 +40,21 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def new_session_token() -> str:
+    """A random value that every session cookie of a user must carry to be valid."""
+    return secrets.token_urlsafe(32)
+
+
 class User(UserMixin, db.Model):
     """A person of this app. They sign in through any of their linked provider identities."""
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Session cookies are signed, not stored: a copy outlives a sign-out unless something on the
+    # server changes. The cookie carries this token; signing out replaces it, which ends every
+    # session of the user, copied or not.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -55,6 +65,10 @@ class User(UserMixin, db.Model):
         cascade="all, delete-orphan",
         order_by="LinkedAccount.created_at",
     )
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session cookie: the id and the current session token."""
+        return f"{self.id}:{self.session_token}"
 
 
 class LinkStatus:

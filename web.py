@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, g, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -23,6 +24,7 @@ ERROR_TITLES = {
     403: "Forbidden",
     404: "Page not found",
     405: "Method not allowed",
+    429: "Too many attempts",
     500: "Something went wrong",
 }
 
@@ -52,7 +54,13 @@ def init_app(app: Flask) -> None:
             headers["X-Request-Id"] = g.request_id
         if response.mimetype == "text/html":
             headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        if request.endpoint in {"callback.finish", "profile.show"} or request.method == "POST":
+        # Pages for a signed-in user, the callback and every POST answer must not be kept by
+        # the browser or a shared cache (the back button on a shared computer, a proxy).
+        if (
+            current_user.is_authenticated
+            or request.endpoint == "callback.finish"
+            or request.method == "POST"
+        ):
             headers["Cache-Control"] = "no-store"
         if app.config["SESSION_COOKIE_SECURE"]:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
@@ -70,11 +78,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         code = error.code or 500
+        message = "Wait a minute, then try again." if code == 429 else None
+        if code == 429:
+            security_events.emit("rate_limited", outcome="refused", path=request.path)
         return render_template(
             "errors/error.html",
             code=code,
             title=ERROR_TITLES.get(code, error.name),
-            message=None,
+            message=message,
         ), code
 
     @app.errorhandler(Exception)

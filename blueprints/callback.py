@@ -20,8 +20,9 @@ import accounts
 import login_attempts
 import providers
 import security_events
-from blueprints.login import PENDING_KEY
+from blueprints.login import PENDING_KEY, sign_in_rate_limit
 from blueprints.next_url import safe_next_url
+from extensions import limiter
 
 bp = Blueprint("callback", __name__)
 
@@ -40,6 +41,7 @@ def _error_page(provider: providers.Provider, error: providers.ProviderError):
 
 
 @bp.get("/callback/<provider_name>")
+@limiter.limit(sign_in_rate_limit)
 def finish(provider_name: str):
     provider = providers.get(provider_name)
     if provider is None:

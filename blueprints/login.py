@@ -23,6 +23,7 @@ import login_attempts
 import providers
 import security_events
 from blueprints.next_url import safe_next_url
+from extensions import limiter
 
 bp = Blueprint("login", __name__)
 
@@ -44,7 +45,12 @@ def index():
     )
 
 
+def sign_in_rate_limit() -> str:
+    return current_app.config["SIGN_IN_RATE_LIMIT"]
+
+
 @bp.post("/login/<provider_name>")
+@limiter.limit(sign_in_rate_limit)
 def start(provider_name: str):
     provider = providers.get(provider_name)
     if provider is None:
@@ -96,6 +102,7 @@ def logout():
                 return_to=current_app.config["BASE_URL"] + url_for("login.logged_out"),
                 state=state,
             )
+        accounts.end_all_sessions(current_user._get_current_object())
         logout_user()
     session.clear()
     if provider_url:

@@ -10,7 +10,9 @@ from flask_login import current_user, login_required, logout_user
 import accounts
 import linked_profiles
 import providers
-from blueprints.login import send_to_provider
+import tokens
+from blueprints.login import send_to_provider, sign_in_rate_limit
+from extensions import limiter
 
 bp = Blueprint("profile", __name__)
 
@@ -29,12 +31,33 @@ def show():
 
 @bp.post("/profile/link/<provider_name>")
 @login_required
+@limiter.limit(sign_in_rate_limit)
 def link(provider_name: str):
     """Connect another provider, or reconnect one whose grant ended."""
     provider = providers.get(provider_name)
     if provider is None:
         abort(404)
     return send_to_provider(provider, next_url=None, user_id=current_user.id)
+
+
+@bp.post("/profile/refresh/<provider_name>")
+@login_required
+def refresh(provider_name: str):
+    """Refresh the access token now (to watch a refresh happen, or after changing scopes)."""
+    link = accounts.link_of(current_user, provider_name)
+    if link is None:
+        abort(404)
+    provider = providers.get(provider_name)
+    title = provider.title if provider else provider_name
+    try:
+        tokens.fresh_access_token(link, force_refresh=True)
+    except tokens.ReconnectNeeded:
+        flash(f"{title} needs you to reconnect.", "error")
+    except providers.ProviderError as error:
+        flash(f"{error.message} {error.advice}", "error")
+    else:
+        flash(f"Your {title} access token was refreshed.", "info")
+    return redirect(url_for("profile.show"), code=303)
 
 
 @bp.post("/profile/unlink/<provider_name>")

@@ -29,7 +29,7 @@ def test_development_secrets_are_generated_once_into_the_instance_folder(tmp_pat
 @pytest.mark.parametrize(
     ("missing", "message"),
     [
-        ("SECRET_KEY", "SECRET_KEY must be set"),
+        ("SECRET_KEY", "SECRET_KEY must be a random value"),
         ("TOKEN_ENCRYPTION_KEYS", "TOKEN_ENCRYPTION_KEYS must be set"),
         ("DATABASE_URL", "DATABASE_URL must point"),
     ],
@@ -179,3 +179,78 @@ def test_forms_work_over_https_although_browsers_send_no_referer(client):
     page = client.get("/login", headers=https).get_data(as_text=True)
     response = client.post("/login/demo", data={"csrf_token": csrf_token(page)}, headers=https)
     assert response.status_code == 303
+
+
+def test_the_migrations_match_the_models(app):
+    from flask_migrate import check
+
+    with app.app_context():
+        check()  # raises when a model change has no migration
+
+
+def test_the_session_token_migration_gives_existing_users_a_token(tmp_path, provider):
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from extensions import db
+    from tests.conftest import client_config
+
+    app = create_app(client_config(tmp_path, provider.issuer))
+    with app.app_context():
+        upgrade(revision="0001")
+        db.session.execute(
+            text("INSERT INTO users (display_name, created_at) VALUES ('Old', CURRENT_TIMESTAMP)")
+        )
+        db.session.commit()
+        upgrade()
+        token = db.session.execute(text("SELECT session_token FROM users")).scalar_one()
+    assert len(token) >= 32
+
+
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "k" * 40,
+    "DATABASE_URL": "sqlite:///:memory:",
+    "BASE_URL": "https://app.example",
+}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("DEBUG", True, "DEBUG the debugger"),
+        ("SESSION_COOKIE_SAMESITE", "Strict", "must be 'Lax'"),
+        ("SESSION_COOKIE_SAMESITE", "None", "must be 'Lax'"),
+        ("SESSION_COOKIE_SECURE", False, "SESSION_COOKIE_SECURE must be on"),
+        ("SECRET_KEY", "changeme", "SECRET_KEY must be a random value"),
+    ],
+)
+def test_production_refuses_a_dangerous_setting(setting, value, message):
+    settings = {**PRODUCTION, "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    settings[setting] = value
+    with pytest.raises(config.ConfigurationError, match=message):
+        create_app(settings)
+
+
+def test_doctor_reports_what_to_fix_and_what_to_register(runner):
+    result = runner.invoke(args=["doctor"])
+    assert "register http://localhost/callback/demo" in result.output
+    assert "SECRET_KEY" in result.output
+    assert result.exit_code == 0
+
+
+def test_doctor_warns_about_a_strict_session_cookie_in_development(tmp_path, provider):
+    from tests.conftest import client_config
+
+    app = create_app(client_config(tmp_path, provider.issuer, SESSION_COOKIE_SAMESITE="Strict"))
+    result = app.test_cli_runner().invoke(args=["doctor"])
+    assert "warning  SESSION_COOKIE_SAMESITE" in result.output
+
+
+def test_doctor_online_fails_when_a_provider_cannot_be_reached(tmp_path):
+    from tests.conftest import client_config
+
+    app = create_app(client_config(tmp_path, "http://127.0.0.1:9", HTTP_CONNECT_TIMEOUT=0.5))
+    result = app.test_cli_runner().invoke(args=["doctor", "--online"])
+    assert result.exit_code == 1
+    assert "discovery_unreachable" in result.output

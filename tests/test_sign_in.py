@@ -273,3 +273,19 @@ def test_profile_requires_sign_in(client):
     response = client.get("/profile")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_a_session_cookie_copied_before_sign_out_is_worthless_after_it(flow, client, app):
+    flow.sign_in("alice")
+    stolen = client.get_cookie("session").value
+    page = client.get("/profile").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(page)})
+
+    replay = app.test_client()
+    replay.set_cookie("session", stolen)
+    assert replay.get("/profile").status_code == 302
+
+
+def test_no_remember_me_cookie_is_ever_set(flow, client):
+    flow.sign_in("alice")
+    assert client.get_cookie("remember_token") is None

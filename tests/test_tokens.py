@@ -13,6 +13,7 @@ from sqlalchemy import select
 import tokens
 from extensions import db
 from models import LinkedAccount, LinkStatus, utcnow
+from tests.forms import csrf_token
 
 
 def the_link(app) -> LinkedAccount:
@@ -246,3 +247,26 @@ def test_a_provider_that_keeps_failing_is_not_retried_without_end(flow, provider
 
     assert "Unavailable" in client.get("/profile").get_data(as_text=True)
     assert len(provider.recorder.calls("/api/profile")) == 3
+
+
+def test_refresh_now_refreshes_and_says_so(flow, provider, client, app):
+    flow.sign_in("alice")
+    before = stored_tokens(app)
+    provider.recorder.clear()
+    page = client.get("/profile").get_data(as_text=True)
+
+    response = client.post("/profile/refresh/demo", data={"csrf_token": csrf_token(page)})
+
+    assert response.status_code == 303
+    assert "access token was refreshed" in client.get("/profile").get_data(as_text=True)
+    assert len(provider.recorder.token_requests("refresh_token")) == 1
+    assert stored_tokens(app)["refresh"] != before["refresh"]
+
+
+def test_refresh_now_for_a_provider_not_linked_is_not_found(flow, client):
+    flow.sign_in("alice")
+    page = client.get("/profile").get_data(as_text=True)
+    assert (
+        client.post("/profile/refresh/github", data={"csrf_token": csrf_token(page)}).status_code
+        == 404
+    )
