@@ -16,10 +16,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import accounts
 import cli
 import config
+import flow_trace
 import providers
 import tokens
 import web
-from blueprints import callback, health, login, profile
+from blueprints import callback, health, inspector, login, profile
 from extensions import csrf, db, limiter, login_manager, migrate
 from providers.http import Connections
 from providers.metadata import MetadataCache
@@ -48,9 +49,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["provider_connections"] = Connections()
     app.extensions["provider_metadata"] = MetadataCache()
 
-    for blueprint in (login.bp, callback.bp, profile.bp, health.bp):
+    for blueprint in (login.bp, callback.bp, profile.bp, inspector.bp, health.bp):
         app.register_blueprint(blueprint)
     web.init_app(app)
+    flow_trace.init_app(app)
     for command in cli.COMMANDS:
         app.cli.add_command(command)
 

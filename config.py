@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "ID_TOKEN_LEEWAY": 60,
     "DEMO_PROVIDER_ENABLED": None,
     "DEMO_PROVIDER_EMBEDDED": None,
+    # The flow inspector shows each step of the OAuth flow (redacted): for learning, not for
+    # production, where it is off unless asked for.
+    "FLOW_INSPECTOR_ENABLED": None,
     "DEMO_PROVIDER_ACCESS_TOKEN_TTL": 300,
     "DEMO_CLIENT_ID": "reference-app",
     "DEMO_CLIENT_SECRET": None,
@@ -83,6 +86,7 @@ ENVIRONMENT: dict[str, type] = {
     "ID_TOKEN_LEEWAY": int,
     "DEMO_PROVIDER_ENABLED": bool,
     "DEMO_PROVIDER_EMBEDDED": bool,
+    "FLOW_INSPECTOR_ENABLED": bool,
     "DEMO_PROVIDER_ACCESS_TOKEN_TTL": int,
     "DEMO_CLIENT_ID": str,
     "DEMO_CLIENT_SECRET": str,
@@ -171,6 +175,8 @@ def _apply_environment_defaults(app: Flask, production: bool) -> None:
         config["DEMO_ISSUER"] = config["BASE_URL"].rstrip("/") + "/demo-provider"
     if config["SESSION_COOKIE_SECURE"] is None:
         config["SESSION_COOKIE_SECURE"] = production
+    if config["FLOW_INSPECTOR_ENABLED"] is None:
+        config["FLOW_INSPECTOR_ENABLED"] = not production
     if production and config["SESSION_COOKIE_NAME"] == "session":  # Flask's default
         # The __Host- prefix makes browsers refuse the cookie unless it is Secure, for the whole
         # site (Path=/) and for this exact host (no Domain): no sibling subdomain can plant it.

@@ -59,7 +59,11 @@ def _fetch(provider: providers.Provider, link: LinkedAccount) -> providers.Profi
     try:
         return providers.fetch_profile(provider, access_token)
     except providers.AccessTokenRejected:
-        access_token = tokens.fresh_access_token(link, force_refresh=True)
+        access_token = tokens.fresh_access_token(
+            link,
+            force_refresh=True,
+            reason="The API answered 401 for a token that had not expired.",
+        )
         try:
             return providers.fetch_profile(provider, access_token)
         except providers.AccessTokenRejected:

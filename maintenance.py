@@ -73,7 +73,7 @@ def refresh_expiring(within: timedelta) -> Outcome:
     for link_id in link_ids:
         link = db.session.get(LinkedAccount, link_id)
         try:
-            tokens.fresh_access_token(link, force_refresh=True)
+            tokens.fresh_access_token(link, force_refresh=True, reason="Scheduled refresh.")
             done += 1
         except (tokens.ReconnectNeeded, providers.ProviderError):
             failed += 1

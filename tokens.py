@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 from sqlalchemy import select
 
+import flow_trace
 import providers
 import security_events
 from extensions import db
@@ -110,16 +111,21 @@ def expires_soon(link: LinkedAccount, now: datetime | None = None) -> bool:
     return link.expires_at - leeway <= (now or utcnow())
 
 
-def fresh_access_token(link: LinkedAccount, *, force_refresh: bool = False) -> str:
+def fresh_access_token(
+    link: LinkedAccount, *, force_refresh: bool = False, reason: str | None = None
+) -> str:
     """An access token for the link that will not expire within the leeway.
 
-    Refreshes first when needed. Raises ReconnectNeeded when the grant is gone and
-    providers.ProviderUnavailable (stored tokens untouched) when the provider is down.
+    Refreshes first when needed (or when forced, for `reason`). Raises ReconnectNeeded when the
+    grant is gone and providers.ProviderUnavailable (stored tokens untouched) when the provider
+    is down.
     """
     if not force_refresh:
         token = _current_access_token(link)
         if token is not None:
+            _trace_decision(link, None)
             return token
+    _trace_decision(link, reason)
     stale_ciphertext = link.access_token_ciphertext
     with _THREAD_LOCKS[link.id % len(_THREAD_LOCKS)]:
         # Lock the row (SELECT ... FOR UPDATE on PostgreSQL) and read it again: another worker
@@ -135,8 +141,31 @@ def fresh_access_token(link: LinkedAccount, *, force_refresh: bool = False) -> s
                 raise
             if token is not None:
                 db.session.commit()
+                if refreshed_meanwhile:
+                    flow_trace.record(
+                        flow_trace.CLIENT,
+                        flow_trace.CLIENT,
+                        "Another request just refreshed it",
+                        note="Its new token is used; the refresh token is not spent twice.",
+                    )
                 return token
         return _refresh_locked(link)
+
+
+def _trace_decision(link: LinkedAccount, reason: str | None) -> None:
+    """Tell the inspector whether the stored access token is used as is, and if not, why."""
+    leeway = current_app.config["TOKEN_REFRESH_LEEWAY"]
+    if link.expires_at is None:
+        remaining = "no expiry given by the provider"
+    else:
+        seconds = int((link.expires_at - utcnow()).total_seconds())
+        remaining = f"expires in {seconds} s" if seconds >= 0 else f"expired {-seconds} s ago"
+    if reason is None and not expires_soon(link):
+        title, note = f"Access token {remaining}: use it", None
+    else:
+        title = f"Access token {remaining}: refresh it first"
+        note = reason or f"It lapses within the {leeway} s leeway, so it could expire in flight."
+    flow_trace.record(flow_trace.CLIENT, flow_trace.CLIENT, title, note=note)
 
 
 def lock_and_reread(link_id: int) -> LinkedAccount:

@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user, login_user
 
 import accounts
+import flow_trace
 import login_attempts
 import providers
 import security_events
@@ -68,6 +69,7 @@ def finish(provider_name: str):
         # A response for provider A delivered to provider B's callback: a mix-up attack.
         return _refuse(provider, "provider_mismatch", "This response belongs to another provider.")
 
+    _trace_callback(provider, args)
     try:
         result = providers.finish(
             provider,
@@ -95,7 +97,31 @@ def finish(provider_name: str):
     login_user(user)
     security_events.emit("sign_in", provider=provider.name, user_id=user.id)
     destination = safe_next_url(attempt.next_url) or url_for("profile.show")
+    flow_trace.record(
+        flow_trace.CLIENT,
+        flow_trace.BROWSER,
+        f"303 See Other: {destination}",
+        [("signed in as", user.display_name), ("session", "cleared and renewed (no fixation)")],
+    )
     return redirect(destination, code=303)
+
+
+def _trace_callback(provider: providers.Provider, args) -> None:
+    flow_trace.record(
+        flow_trace.AUTHORIZATION_SERVER,
+        flow_trace.BROWSER,
+        "302 Found: back to the app's redirect URI",
+        note="The authorization response travels through the browser, in the URL.",
+    )
+    details = [
+        ("state", "matches a sign-in this browser started; used up now"),
+        ("iss", args.get("iss", "absent")),
+    ]
+    if "code" in args:
+        details.insert(0, ("code", flow_trace.secret(args["code"])))
+    if "error" in args:
+        details.insert(0, ("error", args["error"]))
+    flow_trace.record(flow_trace.BROWSER, flow_trace.CLIENT, f"GET {request.path}", details)
 
 
 def _finish_link(provider: providers.Provider, attempt, result):

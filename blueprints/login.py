@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import (
     Blueprint,
@@ -19,6 +20,7 @@ from flask import (
 from flask_login import current_user, logout_user
 
 import accounts
+import flow_trace
 import login_attempts
 import providers
 import security_events
@@ -77,6 +79,7 @@ def send_to_provider(provider: providers.Provider, *, next_url: str | None, user
     attempt = login_attempts.create(
         provider.name, authorization, next_url=next_url, user_id=user_id
     )
+    _trace_authorization_request(provider, authorization.url, linking=user_id is not None)
     # The session remembers which attempts this browser started: a callback whose state is not
     # in this list was started elsewhere (login CSRF) and is refused.
     pending = [*session.get(PENDING_KEY, []), attempt]
@@ -84,6 +87,34 @@ def send_to_provider(provider: providers.Provider, *, next_url: str | None, user
     login_attempts.discard(pending[:-limit])
     session[PENDING_KEY] = pending[-limit:]
     return redirect(authorization.url, code=303)
+
+
+def _trace_authorization_request(provider: providers.Provider, url: str, *, linking: bool) -> None:
+    flow_trace.start_new_flow()
+    action = "Link" if linking else "Sign in with"
+    flow_trace.record(
+        flow_trace.BROWSER,
+        flow_trace.CLIENT,
+        f"POST {request.path}",
+        [("button", f"{action} {provider.title}"), ("CSRF token", "checked")],
+    )
+    parts = urlsplit(url)
+    params = [(name, value) for name, value in parse_qsl(parts.query)]
+    flow_trace.record(
+        flow_trace.CLIENT,
+        flow_trace.BROWSER,
+        "303 See Other: go to the authorization endpoint",
+        [("Location", f"{parts.scheme}://{parts.netloc}{parts.path}"), *params],
+        note="state, nonce and the PKCE verifier are kept server-side for this sign-in; only "
+        "the verifier's SHA-256 (code_challenge) leaves the app.",
+    )
+    flow_trace.record(
+        flow_trace.BROWSER,
+        flow_trace.AUTHORIZATION_SERVER,
+        f"GET {parts.path}",
+        note="The provider authenticates the resource owner and asks for consent. This app sees "
+        "none of it, and never the password.",
+    )
 
 
 @bp.post("/logout")

@@ -50,7 +50,7 @@ def refresh(provider_name: str):
     provider = providers.get(provider_name)
     title = provider.title if provider else provider_name
     try:
-        tokens.fresh_access_token(link, force_refresh=True)
+        tokens.fresh_access_token(link, force_refresh=True, reason="You pressed Refresh now.")
     except tokens.ReconnectNeeded:
         flash(f"{title} needs you to reconnect.", "error")
     except providers.ProviderError as error:

@@ -10,6 +10,7 @@ from typing import Any
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 
+import flow_trace
 from providers import http, idtoken, metadata
 from providers.errors import (
     AccessTokenRejected,
@@ -41,11 +42,22 @@ def get_json(provider: Provider, url: str, access_token: str) -> Any:
 
     The token goes in the header only, never in the URL, where logs and referrers would keep it.
     """
+    flow_trace.record(
+        flow_trace.CLIENT,
+        flow_trace.RESOURCE_SERVER,
+        f"GET {url}",
+        [("Authorization", "Bearer " + flow_trace.secret(access_token))],
+    )
     try:
         response = http.session(provider).get(
             url,
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
             timeout=http.timeout(),
+        )
+        flow_trace.record(
+            flow_trace.RESOURCE_SERVER,
+            flow_trace.CLIENT,
+            f"{response.status_code} {response.reason}",
         )
     except requests.RequestException as error:
         raise ProviderUnavailable(
@@ -93,6 +105,16 @@ def refresh(provider: Provider, refresh_token: str, original: Mapping[str, Any])
     """
     client = http.oauth_session(provider)
     token_endpoint = endpoint(provider, "token_endpoint")
+    flow_trace.record(
+        flow_trace.CLIENT,
+        flow_trace.AUTHORIZATION_SERVER,
+        "POST token endpoint",
+        [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", flow_trace.secret(refresh_token)),
+            ("client authentication", "client_secret_basic (HTTP Basic, secret redacted)"),
+        ],
+    )
     try:
         token = dict(client.refresh_token(token_endpoint, refresh_token=refresh_token))
     except OAuthError as error:
@@ -112,6 +134,7 @@ def refresh(provider: Provider, refresh_token: str, original: Mapping[str, Any])
             "refresh_unavailable", f"{provider.title} could not be reached."
         ) from error
     try:
+        flow_trace.record_token_response(token, previous_refresh=True)
         check_token_response(provider, token)
         if provider.is_oidc and token.get("id_token"):
             # Core §12.2: a refreshed ID token must describe the same person from the same issuer.

@@ -13,6 +13,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app
 
+import flow_trace
 from providers import api, http, idtoken, metadata
 from providers.errors import (
     ProviderUnavailable,
@@ -114,7 +115,20 @@ def finish(
     if not code or len(code) > MAX_CODE_LENGTH:
         raise SignInRejected("code_missing", "The response carried no usable authorization code.")
 
+    flow_trace.record(
+        flow_trace.CLIENT,
+        flow_trace.AUTHORIZATION_SERVER,
+        "POST token endpoint",
+        [
+            ("grant_type", "authorization_code"),
+            ("code", flow_trace.secret(code)),
+            ("redirect_uri", redirect_uri(provider)),
+            ("code_verifier", "sent (redacted): proves this app started the sign-in (PKCE)"),
+            ("client authentication", "client_secret_basic (HTTP Basic, secret redacted)"),
+        ],
+    )
     token = _redeem(provider, code, code_verifier)
+    flow_trace.record_token_response(token)
     api.check_token_response(provider, token)
     if provider.is_oidc:
         identity = _oidc_identity(provider, token, nonce)
@@ -165,6 +179,7 @@ def _oidc_identity(provider: Provider, token: Mapping[str, Any], nonce: str) -> 
     claims = idtoken.validate(
         provider, token["id_token"], nonce=nonce, access_token=token["access_token"]
     )
+    idtoken.trace(provider, token["id_token"], claims)
     userinfo: Mapping[str, Any] = {}
     if "userinfo_endpoint" in metadata.server_metadata(provider):
         userinfo = api.get_json(

@@ -1,0 +1,54 @@
+"""The flow inspector: this browser's last sign-in and every later refresh and API call, drawn as
+a sequence diagram across the four OAuth roles. A development aid; off in production.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, current_app, render_template
+
+import flow_trace
+
+bp = Blueprint("inspector", __name__)
+
+ROLE_TITLES = {
+    flow_trace.BROWSER: ("Resource owner", "you, in the browser"),
+    flow_trace.CLIENT: ("Client", "this app"),
+    flow_trace.AUTHORIZATION_SERVER: ("Authorization server", "the provider's sign-in"),
+    flow_trace.RESOURCE_SERVER: ("Resource server", "the provider's API"),
+}
+
+
+@bp.before_request
+def only_when_enabled():
+    if not current_app.config["FLOW_INSPECTOR_ENABLED"]:
+        abort(404)
+
+
+@bp.get("/inspector")
+def show():
+    steps = []
+    for step in flow_trace.steps_for_browser():
+        sender = flow_trace.ROLES.index(step.sender)
+        receiver = flow_trace.ROLES.index(step.receiver)
+        steps.append(
+            {
+                "title": step.title,
+                "details": json.loads(step.details),
+                "note": step.note,
+                "time": step.created_at,
+                "start": min(sender, receiver),
+                "span": abs(sender - receiver),
+                "direction": "self"
+                if sender == receiver
+                else ("right" if receiver > sender else "left"),
+                "sender": ROLE_TITLES[step.sender][0],
+                "receiver": ROLE_TITLES[step.receiver][0],
+            }
+        )
+    return render_template(
+        "inspector/show.html",
+        roles=[ROLE_TITLES[role] for role in flow_trace.ROLES],
+        steps=steps,
+    )
