@@ -13,7 +13,18 @@ from typing import Any
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
-from demo_provider import clients, endpoints, headers, server, settings, signing, users, views
+from demo_provider import (
+    clients,
+    endpoints,
+    errors,
+    headers,
+    server,
+    settings,
+    signing,
+    throttling,
+    users,
+    views,
+)
 from demo_provider.extensions import csrf, db
 
 
@@ -43,7 +54,9 @@ def create_app(
     server.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(endpoints.bp)
+    app.extensions[views.SIGN_IN_THROTTLE] = throttling.SignInThrottle()
     app.after_request(headers.add_security_headers)
+    errors.init_app(app)
     app.register_error_handler(CSRFError, _csrf_error)
     _quiet_authlib_debug_logging()
 

@@ -54,6 +54,20 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        """The redirect URI, which must be one the client registered, exactly; it is required,
+        since OpenID Connect wants it named and clients here have no default.
+        """
+        redirect_uri = request.payload.redirect_uri
+        if not redirect_uri:
+            raise InvalidRequestError("Missing 'redirect_uri'.", state=request.payload.state)
+        if not client.check_redirect_uri(redirect_uri):
+            # Not quoted back: Authlib refuses to build an error whose description holds
+            # characters RFC 6749 forbids there, and a hostile URI would be full of them.
+            raise InvalidRequestError("The redirect_uri is not registered for this client.")
+        return redirect_uri
+
     def generate_authorization_code(self) -> str:
         """256 random bits: far beyond guessing."""
         return secrets.token_urlsafe(32)

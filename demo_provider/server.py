@@ -4,23 +4,28 @@ RFC 9207 `iss`) created per app, and the resource protector guarding userinfo an
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from typing import Any
+from urllib.parse import unquote
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
     InvalidRequestError,
     MissingAuthorizationError,
     OAuth2Error,
+    UnsupportedResponseTypeError,
     UnsupportedTokenTypeError,
     scope_to_list,
 )
-from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask, Response, abort, current_app, json
+from flask import Flask, Response, abort, current_app, json, request
 
-from demo_provider import grants, scopes
+from demo_provider import grants, scopes, throttling
 from demo_provider.extensions import db
 from demo_provider.models import Client, Token, digest
 
@@ -74,6 +79,38 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     db.session.commit()
 
 
+def basic_credentials(headers: Any) -> tuple[str, str] | None:
+    """The client_id and secret of an HTTP Basic Authorization header, each form-decoded
+    (RFC 6749 section 2.3.1), or None when there is none or it is malformed.
+
+    Used instead of Authlib's parser, which raises on a blank header or on bytes that are not
+    UTF-8, turning a garbled header into a server error.
+    """
+    parts = (headers.get("Authorization") or "").split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(parts[1]).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        return None
+    return unquote(client_id), unquote(secret)
+
+
+def authenticate_client_secret_basic(query_client: Any, request: Any) -> Client | None:
+    """The client whose id and secret are in the Basic header, if they match."""
+    credentials = basic_credentials(request.headers)
+    if credentials is None or not all(credentials):
+        return None
+    client_id, secret = credentials
+    client = query_client(client_id)
+    if client is None or not client.check_client_secret(secret):
+        return None
+    return client
+
+
 class ProviderIssuerParameter(IssuerParameter):
     """RFC 9207: name this issuer in every authorization response, so a client talking to
     several providers can tell which one answered (mix-up defence).
@@ -123,11 +160,32 @@ class TokenRevocationEndpoint(RevocationEndpoint):
             token.revoke_access_token()
 
 
+class TooManyFailedAuthentications(InvalidClientError):
+    """A caller that failed client authentication too often is refused without a secret check."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            description="Too many failed client authentications; retry later.", status_code=429
+        )
+        self.retry_after = retry_after
+
+    def get_headers(self):
+        """JSON headers and how long to wait."""
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
 class ProviderAuthorizationServer(AuthorizationServer):
     """Authlib's Flask authorization server, configured for this provider."""
 
+    # Longer than any registered client_id, so distinct real ones never share a throttling key.
+    _CLIENT_ID_KEY_LENGTH = 128
+
     def __init__(self) -> None:
         super().__init__(query_client=query_client, save_token=save_token)
+        self.client_auth_failures = throttling.ClientAuthenticationThrottle()
+        self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
         self.issuer_parameter = ProviderIssuerParameter()
         self.register_extension(self.issuer_parameter)
         self.register_grant(
@@ -141,6 +199,55 @@ class ProviderAuthorizationServer(AuthorizationServer):
         """Use this provider's token generator and scope list instead of Authlib's defaults."""
         self.register_token_generator("default", issue_bearer_token)
         self.scopes_supported = list(scopes.SUPPORTED)
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        """The client proven by its secret (compared in constant time, see `Client`), at the token
+        and revocation endpoints. Every failure gets the same 401 `invalid_client` with a Basic
+        challenge (RFC 6749 section 5.2), so an unknown client_id and a wrong secret cannot be
+        told apart, and a caller that keeps failing is cut off for a while.
+        """
+        key = (self._claimed_client_id(request), _client_address())
+        wait = self.client_auth_failures.retry_after(key)
+        if wait:
+            raise TooManyFailedAuthentications(wait)
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            self.client_auth_failures.record_failure(key)
+            raise InvalidClientError(
+                status_code=401, description="Client authentication failed."
+            ) from None
+
+    def _claimed_client_id(self, request) -> str | None:
+        """The client_id the caller claims, from the Basic header or the form, size-bounded."""
+        credentials = basic_credentials(request.headers)
+        client_id = credentials[0] if credentials else request.form.get("client_id")
+        return client_id[: self._CLIENT_ID_KEY_LENGTH] if client_id else None
+
+    def get_authorization_grant(self, request):
+        """The grant for this `response_type`: only `code`. The implicit `token`, a bare
+        `id_token` and the hybrid `code id_token` deliver tokens in the browser's address bar,
+        where history, logs and Referer headers leak them (RFC 9700 section 2.1.2).
+        """
+        if request.payload.response_type not in grants.AuthorizationCodeGrant.RESPONSE_TYPES:
+            # Authlib would quote the value in the description, and refuses to build the error
+            # when it holds a character RFC 6749 forbids there (a crash on hostile input).
+            raise UnsupportedResponseTypeError(
+                request.payload.response_type,
+                "Only response_type=code is supported.",
+                redirect_uri=self._verified_redirect_uri(request),
+            )
+        return super().get_authorization_grant(request)
+
+    def _verified_redirect_uri(self, request) -> str | None:
+        """The request's redirect_uri if it is registered for its client, else None: an error may
+        only be sent to an address the client registered (RFC 6749 section 4.1.2.1).
+        """
+        client = self.query_client(request.payload.client_id) if request.payload.client_id else None
+        redirect_uri = request.payload.redirect_uri
+        if client is None or not redirect_uri or not client.check_redirect_uri(redirect_uri):
+            return None
+        return redirect_uri
 
     def authorization_error_redirect(self, error: OAuth2Error) -> Response:
         """Send an error back to the client's verified redirect URI, with `state` and `iss`."""
@@ -161,12 +268,42 @@ def authorization_server() -> ProviderAuthorizationServer:
     return current_app.extensions[EXTENSION_KEY]
 
 
+def _client_address() -> str | None:
+    """The address the request came from (the proxy's, unless the app trusts X-Forwarded-For)."""
+    return request.remote_addr
+
+
+class ScopeRequiredError(InsufficientScopeError):
+    """The token is valid but lacks the scope the resource needs; names that scope."""
+
+    def __init__(self, required: list[str]) -> None:
+        super().__init__()
+        self.required = required
+
+
 class AccessTokenValidator(BearerTokenValidator):
-    """Accepts this provider's live access tokens (never refresh tokens or ID tokens)."""
+    """What the resource server (userinfo and /api/*) accepts: a live access token this provider
+    issued, to any registered client, carrying the scope the resource needs.
+
+    That is what "audience" means here: the provider's own API is the audience of every access
+    token it issues, and the scope says which part of it a token may call. Anything else is for
+    another audience and is `invalid_token`: a refresh token (meant only for the token endpoint),
+    an ID token (its `aud` is the client, which must not replay it as a credential), a token from
+    another issuer. Bearer tokens are not bound to the client presenting them (RFC 6750): another
+    client holding a copy gets no more than the token's scope, which is why leaks are kept short
+    (a few minutes' lifetime) and narrow (scope).
+    """
 
     def authenticate_token(self, token_string):
-        """The token row for this access token, if any."""
+        """The token row for this access token, if any (refresh tokens are stored apart)."""
         return Token.find_by_access_token(token_string)
+
+    def validate_token(self, token, scopes, request):
+        """Refuse an unknown, expired or revoked token, then one without the required scope."""
+        if token is None or token.is_expired() or token.is_revoked():
+            raise InvalidTokenError()
+        if self.scope_insufficient(token.get_scope(), scopes):
+            raise ScopeRequiredError(list(scopes or []))
 
 
 class BearerResourceProtector(ResourceProtector):
@@ -174,10 +311,17 @@ class BearerResourceProtector(ResourceProtector):
 
     def raise_error_response(self, error):
         """Abort with a JSON error and the matching Bearer challenge."""
-        headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Cache-Control", "no-store"),
+            ("Pragma", "no-cache"),
+        ]
         if isinstance(error, MissingAuthorizationError | UnsupportedTokenTypeError):
             # RFC 6750 section 3.1: no error code when the request had no bearer token at all.
             challenge = "Bearer"
+        elif isinstance(error, ScopeRequiredError):
+            # RFC 6750 section 3: name the scope a new token would need.
+            challenge = f'Bearer error="insufficient_scope", scope="{" ".join(error.required)}"'
         elif isinstance(error, InsufficientScopeError):
             challenge = 'Bearer error="insufficient_scope"'
         else:

@@ -54,6 +54,13 @@ def resolve(config: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
     filled in. Keys that are not `DEMO_PROVIDER_*` are passed through (e.g. `TESTING`).
     """
     instance = Path(instance_path)
+    if _bool(config.get("DEMO_PROVIDER_LEGACY_IMPLICIT", False)):
+        # Refused rather than ignored, so nobody believes they switched it on.
+        raise ValueError(
+            "DEMO_PROVIDER_LEGACY_IMPLICIT: the implicit grant (response_type=token) is not "
+            "available; it puts access tokens in the browser's address bar (RFC 9700 section "
+            "2.1.2). Use the authorization code flow with PKCE."
+        )
     issuer = _issuer(config.get("DEMO_PROVIDER_ISSUER") or DEFAULT_ISSUER)
     issuer_parts = urlsplit(issuer)
 

@@ -5,6 +5,7 @@ end-session endpoint (RP-initiated logout: confirm if needed, sign out, return t
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import urlencode, urlsplit
 
@@ -21,7 +22,7 @@ from flask import (
     url_for,
 )
 
-from demo_provider import logout_requests, scopes, server, users
+from demo_provider import logout_requests, scopes, server, throttling, users
 from demo_provider.extensions import db
 from demo_provider.models import User
 
@@ -30,6 +31,8 @@ bp = Blueprint("views", __name__)
 # Form fields of the consent page that are not part of the client's authorization request.
 _CONSENT_FIELDS = {"csrf_token", "decision"}
 _MAX_NEXT_LENGTH = 4096
+SIGN_IN_THROTTLE = "demo_provider.sign_in_throttle"
+_MAX_AGE = re.compile(r"[0-9]{1,10}")
 
 
 @bp.get("/")
@@ -45,11 +48,21 @@ def login():
     if request.method == "GET":
         return _login_page(next_path)
 
-    user = users.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+    username = request.form.get("username", "")
+    throttle = _sign_in_throttle()
+    wait = throttle.retry_after(username, request.remote_addr)
+    if wait:
+        # Checked before the password, so a guess made while throttled learns nothing.
+        error = f"Too many attempts. Wait {throttling.describe_wait(wait)} and try again."
+        return _login_page(next_path, error=error), 429, {"Retry-After": str(wait)}
+
+    user = users.authenticate(username, request.form.get("password", ""))
     if user is None:
+        throttle.failed(username, request.remote_addr)
         # The same message whether the name or the password was wrong: no user enumeration.
         return _login_page(next_path, error="Wrong username or password.")
 
+    throttle.succeeded(username)
     # A new session on sign-in, so a session id planted before it is worth nothing (fixation).
     session.clear()
     session["user_id"] = user.id
@@ -218,6 +231,11 @@ def _login_page(next_path: str | None, error: str | None = None):
     )
 
 
+def _sign_in_throttle() -> throttling.SignInThrottle:
+    """The failed sign-in counter of the provider app handling this request."""
+    return current_app.extensions[SIGN_IN_THROTTLE]
+
+
 def _signed_in_user() -> User | None:
     """The person signed in at the provider, if any."""
     user_id = session.get("user_id")
@@ -235,7 +253,9 @@ def _resource_owner() -> users.ResourceOwner | None:
 def _sign_in_too_old(owner: users.ResourceOwner | None) -> bool:
     """Whether the client's `max_age` asks for a more recent sign-in than this one."""
     max_age = request.args.get("max_age", "")
-    if owner is None or not max_age.isdigit():
+    # ASCII digits only, and few of them: str.isdigit() also accepts "²", which int() refuses,
+    # and int() refuses strings of thousands of digits. Anything else counts as not sent.
+    if owner is None or not _MAX_AGE.fullmatch(max_age):
         return False
     return time.time() - owner.auth_time > int(max_age)
 

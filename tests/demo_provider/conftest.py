@@ -97,6 +97,7 @@ class ProviderFlow:
     redirect_uri = REDIRECT_URI
     post_logout_redirect_uri = POST_LOGOUT_REDIRECT_URI
     other_client_id = OTHER_CLIENT_ID
+    other_redirect_uri = OTHER_REDIRECT_URI
     other_post_logout_redirect_uri = OTHER_POST_LOGOUT_REDIRECT_URI
     other_client_secret = OTHER_CLIENT_SECRET
     full_scope = FULL_SCOPE

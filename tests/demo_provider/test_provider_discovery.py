@@ -62,3 +62,57 @@ def test_jwks_publishes_only_the_public_half_of_the_signing_key(flow):
     assert key["kid"]
     assert {"n", "e"} <= set(key)
     assert not PRIVATE_RSA_MEMBERS & set(key)
+
+
+def test_discovery_never_offers_unsigned_or_symmetric_id_tokens(flow):
+    metadata = flow.client.get("/.well-known/openid-configuration").get_json()
+
+    algorithms = metadata["id_token_signing_alg_values_supported"]
+    assert "none" not in algorithms
+    assert not [alg for alg in algorithms if alg.startswith("HS")]
+
+
+def test_discovery_offers_no_implicit_hybrid_or_request_objects(flow):
+    metadata = flow.client.get("/.well-known/openid-configuration").get_json()
+
+    assert metadata["response_types_supported"] == ["code"]
+    assert metadata["response_modes_supported"] == ["query"]
+    assert metadata["request_parameter_supported"] is False
+    assert metadata["request_uri_parameter_supported"] is False
+    assert "implicit" not in metadata["grant_types_supported"]
+
+
+def test_every_advertised_endpoint_lives_under_the_issuer(flow):
+    metadata = flow.client.get("/.well-known/openid-configuration").get_json()
+
+    urls = {key: value for key, value in metadata.items() if key.endswith(("_endpoint", "_uri"))}
+    assert len(urls) >= 6
+    for key, url in urls.items():
+        assert url.startswith(flow.issuer + "/"), key
+        path = url.removeprefix(flow.issuer)
+        assert flow.client.open(path, method="OPTIONS").status_code != 404, key
+
+
+def test_https_issuer_advertises_only_https_endpoints(demo_config, tmp_path):
+    from demo_provider import create_app
+
+    demo_config["DEMO_PROVIDER_ISSUER"] = "https://id.example"
+    app = create_app(demo_config, instance_path=str(tmp_path / "https"))
+
+    metadata = (
+        app.test_client()
+        .get("/.well-known/openid-configuration", base_url="https://id.example")
+        .get_json()
+    )
+
+    urls = [value for key, value in metadata.items() if key.endswith(("_endpoint", "_uri"))]
+    assert urls
+    assert all(url.startswith("https://id.example/") for url in urls)
+
+
+def test_jwks_key_ids_are_unique_and_every_key_is_for_signatures(flow):
+    keys = flow.client.get("/jwks.json").get_json()["keys"]
+
+    kids = [key["kid"] for key in keys]
+    assert len(set(kids)) == len(kids)
+    assert all(key["use"] == "sig" and key["alg"] == "RS256" for key in keys)

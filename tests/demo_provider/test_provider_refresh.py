@@ -96,3 +96,44 @@ def test_refresh_token_past_its_absolute_lifetime_is_invalid_grant(flow, monkeyp
     response = flow.refresh(first["refresh_token"])
 
     assert response.get_json()["error"] == "invalid_grant"
+
+
+def test_recently_rotated_refresh_token_past_the_grants_absolute_lifetime_is_invalid_grant(
+    flow, monkeypatch
+):
+    first, _ = flow.tokens()
+    lifetime = flow.client.application.config["DEMO_PROVIDER_REFRESH_TOKEN_TTL"]
+    start = models.epoch_now()
+    monkeypatch.setattr(models, "epoch_now", lambda: start + lifetime - 10)
+    rotated = flow.refresh(first["refresh_token"]).get_json()
+    monkeypatch.setattr(models, "epoch_now", lambda: start + lifetime + 1)
+
+    response = flow.refresh(rotated["refresh_token"])
+
+    assert response.get_json()["error"] == "invalid_grant"
+
+
+def test_refresh_asking_for_a_scope_never_consented_is_invalid_scope(flow):
+    first, _ = flow.tokens(scope="openid offline_access")
+
+    response = flow.refresh(first["refresh_token"], scope="openid offline_access admin")
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_scope"
+
+
+def test_access_token_presented_as_a_refresh_token_is_invalid_grant(flow):
+    first, _ = flow.tokens()
+
+    response = flow.refresh(first["access_token"])
+
+    assert response.get_json()["error"] == "invalid_grant"
+
+
+def test_refresh_token_of_a_revoked_grant_is_invalid_grant(flow):
+    first, _ = flow.tokens()
+    flow.revoke(first["refresh_token"])
+
+    response = flow.refresh(first["refresh_token"])
+
+    assert response.get_json()["error"] == "invalid_grant"

@@ -2,12 +2,15 @@
 
 import json
 import os
+import runpy
 import stat
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+import demo_provider
 from demo_provider import create_app, settings
 from demo_provider.extensions import db
 from demo_provider.models import Client, User
@@ -188,3 +191,84 @@ def test_mounted_provider_keeps_its_prefix_through_sign_in(demo_config, tmp_path
     assert signed_in.headers["Location"] == "/demo-provider" + next_path
     consent = browser.get(signed_in.headers["Location"])
     assert 'action="/demo-provider/authorize"' in consent.get_data(as_text=True)
+
+
+def test_running_the_provider_alone_binds_to_loopback_only(monkeypatch):
+    calls = []
+    monkeypatch.setattr(demo_provider, "create_app", lambda: Flask("stand-in"))
+    monkeypatch.setattr(Flask, "run", lambda self, **kwargs: calls.append(kwargs))
+
+    runpy.run_module("demo_provider", run_name="__main__")
+
+    assert calls == [{"host": "127.0.0.1", "port": 5001}]
+
+
+@pytest.mark.parametrize("value", [True, "true", "1"])
+def test_legacy_implicit_mode_cannot_be_switched_on(demo_config, tmp_path, value):
+    demo_config["DEMO_PROVIDER_LEGACY_IMPLICIT"] = value
+
+    with pytest.raises(ValueError, match="DEMO_PROVIDER_LEGACY_IMPLICIT"):
+        create_app(demo_config, instance_path=str(tmp_path / "instance"))
+
+
+def test_implicit_grant_is_off_by_default(flow):
+    metadata = flow.client.get("/.well-known/openid-configuration").get_json()
+    flow.sign_in()
+
+    response = flow.client.get(
+        "/authorize", query_string=flow.authorize_params(response_type="token")
+    )
+
+    assert metadata["response_types_supported"] == ["code"]
+    assert flow.query(response.headers["Location"])["error"] == "unsupported_response_type"
+
+
+# Every route the shipped provider serves. Test-only behaviour (faults, rewritten answers) lives
+# in tests/live_provider.py as WSGI middleware, never as a route or setting of the provider.
+SHIPPED_ROUTES = {
+    ("/", "GET"),
+    ("/login", "GET"),
+    ("/login", "POST"),
+    ("/logout", "POST"),
+    ("/authorize", "GET"),
+    ("/authorize", "POST"),
+    ("/end-session", "GET"),
+    ("/end-session", "POST"),
+    ("/end-session/confirm", "POST"),
+    ("/.well-known/openid-configuration", "GET"),
+    ("/jwks.json", "GET"),
+    ("/token", "POST"),
+    ("/revoke", "POST"),
+    ("/userinfo", "GET"),
+    ("/userinfo", "POST"),
+    ("/api/profile", "GET"),
+    ("/static/<path:filename>", "GET"),
+}
+
+
+def test_provider_serves_no_route_beyond_the_documented_ones(demo_app):
+    routes = {
+        (rule.rule, method)
+        for rule in demo_app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+    assert routes == SHIPPED_ROUTES
+
+
+def test_provider_code_never_reaches_into_test_code():
+    package = Path(demo_provider.__file__).parent
+
+    for path in package.rglob("*.py"):
+        source = path.read_text()
+        assert "import tests" not in source, path
+        assert "from tests" not in source, path
+
+
+def test_unknown_provider_settings_switch_nothing_on(tmp_path):
+    resolved = settings.resolve(
+        {"DEMO_PROVIDER_ALG_NONE": "true", "DEMO_PROVIDER_SKIP_PKCE": "1"}, str(tmp_path)
+    )
+
+    assert "DEMO_PROVIDER_ALG_NONE" not in resolved
+    assert "DEMO_PROVIDER_SKIP_PKCE" not in resolved

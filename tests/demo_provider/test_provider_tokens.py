@@ -1,10 +1,13 @@
 """The demo provider's token endpoint for the authorization code grant, and the ID token."""
 
+import base64
+from urllib.parse import quote
+
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from demo_provider import models
+from demo_provider import models, throttling
 
 
 def test_code_exchange_returns_bearer_tokens_with_lifetime_and_scope(flow):
@@ -138,51 +141,272 @@ def test_expired_code_is_invalid_grant(flow, monkeypatch):
     assert response.get_json()["error"] == "invalid_grant"
 
 
+def test_replayed_code_with_a_wrong_secret_is_refused_and_revokes_nothing(flow):
+    code, verifier, _ = flow.obtain_code()
+    first = flow.redeem(code, verifier).get_json()
+
+    replay = flow.redeem(code, verifier, client_secret="guessed")
+
+    assert replay.status_code == 401
+    assert flow.userinfo(first["access_token"]).status_code == 200
+    assert flow.refresh(first["refresh_token"]).status_code == 200
+
+
+def test_replayed_code_with_a_wrong_verifier_is_refused_and_revokes_nothing(flow):
+    code, verifier, _ = flow.obtain_code()
+    first = flow.redeem(code, verifier).get_json()
+
+    replay = flow.redeem(code, flow.pkce_pair()[0])
+
+    assert replay.get_json()["error"] == "invalid_grant"
+    assert flow.userinfo(first["access_token"]).status_code == 200
+    assert flow.refresh(first["refresh_token"]).status_code == 200
+
+
+def test_replayed_code_by_another_client_is_refused_and_revokes_nothing(flow):
+    code, verifier, _ = flow.obtain_code()
+    first = flow.redeem(code, verifier).get_json()
+
+    replay = flow.redeem(
+        code, verifier, client_id=flow.other_client_id, client_secret=flow.other_client_secret
+    )
+
+    assert replay.get_json()["error"] == "invalid_grant"
+    assert flow.userinfo(first["access_token"]).status_code == 200
+
+
+def test_code_carries_at_least_128_random_bits(flow):
+    codes = {flow.obtain_code()[0] for _ in range(3)}
+
+    assert len(codes) == 3
+    # URL-safe base64 carries 6 bits per character: 22 characters hold 128 bits.
+    assert all(len(code) >= 22 for code in codes)
+
+
+def _code_request(flow, code, verifier):
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": flow.redirect_uri,
+        "code_verifier": verifier,
+    }
+
+
 @pytest.mark.parametrize(
     "headers",
     [
         {},
         {"Authorization": "Basic d29ya3Nob3AtYXBwOndyb25n"},  # workshop-app:wrong
+        {"Authorization": "Basic bm9ib2R5OndoYXRldmVy"},  # nobody:whatever
+        {"Authorization": "Basic d29ya3Nob3AtYXBw"},  # workshop-app, no secret
+        {"Authorization": "Basic !!!not-base64"},
+        {"Authorization": "Bearer d29ya3Nob3AtYXBwOndyb25n"},
+        {"Authorization": " "},
+        {"Authorization": "Basic "},
+        {"Authorization": "Basic //46eA=="},  # b"\xff\xfe:x", not UTF-8
+        {"Authorization": "Basic OndvcmtzaG9wLXNlY3JldC13aXRoLWVub3VnaC1lbnRyb3B5"},  # no id
+    ],
+    ids=[
+        "none",
+        "wrong-secret",
+        "unknown-client",
+        "no-secret",
+        "garbled",
+        "other-scheme",
+        "blank-header",
+        "empty-basic",
+        "not-utf8",
+        "secret-without-id",
     ],
 )
 def test_missing_or_wrong_client_authentication_is_401_invalid_client(flow, headers):
     code, verifier, _ = flow.obtain_code()
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": flow.redirect_uri,
-        "code_verifier": verifier,
-    }
 
-    response = flow.client.post("/token", data=data, headers=headers)
+    response = flow.client.post("/token", data=_code_request(flow, code, verifier), headers=headers)
 
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+    assert flow.redeem(code, verifier).status_code == 200
 
 
-def test_client_secret_post_is_accepted(flow):
-    code, verifier, _ = flow.obtain_code()
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": flow.redirect_uri,
-        "code_verifier": verifier,
-        "client_id": flow.client_id,
-        "client_secret": flow.client_secret,
+@pytest.mark.parametrize(
+    ("client_id", "client_secret"),
+    [("workshop-app", "wrong"), ("nobody", "whatever"), ("workshop-app", "")],
+    ids=["wrong-secret", "unknown-client", "empty-secret"],
+)
+def test_wrong_client_secret_post_is_401_and_does_not_reveal_whether_the_client_exists(
+    flow, client_id, client_secret
+):
+    data = {"grant_type": "refresh_token", "refresh_token": "x"}
+    data.update(client_id=client_id, client_secret=client_secret)
+
+    response = flow.client.post("/token", data=data)
+
+    assert response.status_code == 401
+    assert response.get_json() == {
+        "error": "invalid_client",
+        "error_description": "Client authentication failed.",
     }
+
+
+SPECIAL_SECRET = "s3cret:with%odd+chars/= &é"
+
+
+@pytest.fixture
+def special_flow(demo_config, tmp_path, flow_for):
+    """A provider whose main client's secret needs form-encoding in a Basic header."""
+    from demo_provider import create_app
+
+    demo_config["DEMO_PROVIDER_CLIENTS"][0]["client_secret"] = SPECIAL_SECRET
+    app = create_app(demo_config, instance_path=str(tmp_path / "special"))
+    return flow_for(app.test_client())
+
+
+def test_basic_auth_with_a_form_encoded_special_character_secret_works(special_flow):
+    flow = special_flow
+    code, verifier, _ = flow.obtain_code()
+    # RFC 6749 section 2.3.1: id and secret are form-encoded before going into the Basic header.
+    raw = f"{quote(flow.client_id, safe='')}:{quote(SPECIAL_SECRET, safe='')}".encode()
+    headers = {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
+
+    response = flow.client.post("/token", data=_code_request(flow, code, verifier), headers=headers)
+
+    assert response.status_code == 200
+
+
+def test_client_secret_post_with_a_special_character_secret_works(special_flow):
+    flow = special_flow
+    code, verifier, _ = flow.obtain_code()
+    data = {**_code_request(flow, code, verifier), "client_id": flow.client_id}
+    data["client_secret"] = SPECIAL_SECRET
 
     response = flow.client.post("/token", data=data)
 
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("grant_type", ["password", "client_credentials", "implicit"])
-def test_other_grant_types_are_unsupported(flow, grant_type):
-    response = flow.client.post(
-        "/token", data={"grant_type": grant_type}, headers=flow.basic_auth()
+def test_client_secret_is_compared_in_constant_time(flow, monkeypatch):
+    calls = []
+    real = models.hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(models.hmac, "compare_digest", spy)
+
+    flow.client.post("/token", data={"grant_type": "refresh_token"}, headers=flow.basic_auth())
+
+    assert calls
+    assert all(len(a) == len(b) == 64 for a, b in calls)
+
+
+ATTACKER = "203.0.113.9"
+
+
+def _wrong_secret(flow, path, address=ATTACKER):
+    data = {"grant_type": "refresh_token", "refresh_token": "x", "token": "x"}
+    return flow.client.post(
+        path,
+        data=data,
+        headers=flow.basic_auth(client_secret="guess"),
+        environ_base={"REMOTE_ADDR": address},
     )
 
+
+@pytest.mark.parametrize("path", ["/token", "/revoke"])
+def test_repeated_wrong_client_secrets_are_throttled(flow, path):
+    for _ in range(throttling.ClientAuthenticationThrottle.LIMIT):
+        assert _wrong_secret(flow, path).status_code == 401
+
+    response = _wrong_secret(flow, path)
+
+    assert response.status_code == 429
+    assert response.get_json()["error"] == "invalid_client"
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_throttled_caller_is_refused_before_its_secret_is_checked(flow, monkeypatch):
+    for _ in range(throttling.ClientAuthenticationThrottle.LIMIT):
+        _wrong_secret(flow, "/token")
+    checked = []
+    monkeypatch.setattr(models.Client, "check_client_secret", lambda *args: checked.append(args))
+
+    response = flow.client.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers=flow.basic_auth(),
+        environ_base={"REMOTE_ADDR": ATTACKER},
+    )
+
+    assert response.status_code == 429
+    assert not checked
+
+
+def test_throttling_a_guesser_does_not_lock_the_real_client_out(flow):
+    for _ in range(throttling.ClientAuthenticationThrottle.LIMIT + 5):
+        _wrong_secret(flow, "/token")
+
+    body, _ = flow.tokens()
+
+    assert flow.revoke(body["access_token"]).status_code == 200
+
+
+def test_client_throttling_ends_after_its_window(flow, monkeypatch):
+    for _ in range(throttling.ClientAuthenticationThrottle.LIMIT):
+        _wrong_secret(flow, "/token")
+    later = throttling.now() + throttling.ClientAuthenticationThrottle.WINDOW + 1
+    monkeypatch.setattr(throttling, "now", lambda: later)
+
+    assert _wrong_secret(flow, "/token").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "grant_type",
+    [
+        "password",
+        "client_credentials",
+        "implicit",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+        "",
+    ],
+)
+def test_other_grant_types_are_unsupported(flow, grant_type):
+    response = flow.client.post(
+        "/token",
+        data={"grant_type": grant_type, "username": "alice", "password": "wonderland"},
+        headers=flow.basic_auth(),
+    )
+
+    assert response.status_code == 400
     assert response.get_json()["error"] == "unsupported_grant_type"
+    assert "access_token" not in response.get_json()
+
+
+def _token_endpoint_answers(flow):
+    code, verifier, _ = flow.obtain_code()
+    good = flow.redeem(code, verifier)
+    return {
+        "success": good,
+        "invalid_grant": flow.redeem("not-a-code", verifier),
+        "invalid_client": flow.redeem(code, verifier, client_secret="wrong"),
+        "unsupported_grant_type": flow.client.post("/token", data={"grant_type": "password"}),
+        "refresh": flow.refresh(good.get_json()["refresh_token"]),
+        "revoke": flow.revoke(good.get_json()["access_token"]),
+        "revoke_invalid_client": flow.client.post("/revoke", data={"token": "x"}),
+    }
+
+
+def test_token_and_revocation_answers_are_json_and_never_cached(flow):
+    for name, response in _token_endpoint_answers(flow).items():
+        assert response.mimetype == "application/json", name
+        assert response.headers["Cache-Control"] == "no-store", name
+        assert response.headers["Pragma"] == "no-cache", name
+        assert response.get_json() is not None, name
 
 
 def _keys(flow):
@@ -205,3 +429,67 @@ def test_token_request_over_plain_http_from_a_non_loopback_host_is_refused(flow)
 
     assert response.status_code == 400
     assert response.get_json()["error"] == "insecure_transport"
+
+
+def test_id_token_header_names_only_the_published_key(flow):
+    body, _ = flow.tokens()
+    keys = _keys(flow)
+
+    header = jwt.decode(body["id_token"], keys, algorithms=["RS256"]).header
+
+    assert header["alg"] == "RS256"
+    assert header["kid"] in {key.kid for key in keys.keys}
+    # Headers that would let a token choose its own verification key are never set.
+    assert not {"jku", "jwk", "x5u", "x5c", "crit"} & set(header)
+
+
+def test_id_token_subject_is_opaque_ascii_and_not_the_username(flow):
+    body, _ = flow.tokens()
+
+    sub = jwt.decode(body["id_token"], _keys(flow), algorithms=["RS256"]).claims["sub"]
+
+    assert sub.isascii()
+    assert 0 < len(sub) <= 255
+    assert "alice" not in sub.lower()
+
+
+def test_subjects_differ_between_people(flow):
+    alice, _ = flow.tokens()
+    flow.client.delete_cookie("demo_provider_session")
+    verifier, challenge = flow.pkce_pair()
+    params = flow.authorize_params(challenge)
+    flow.sign_in(username="bob", password="builder")
+    code = flow.query(flow.decide(params).headers["Location"])["code"]
+    bob = flow.redeem(code, verifier).get_json()
+
+    def subject(body):
+        return jwt.decode(body["id_token"], _keys(flow), algorithms=["RS256"]).claims["sub"]
+
+    assert subject(alice) != subject(bob)
+
+
+def test_id_token_carries_auth_time_when_max_age_was_sent(flow):
+    code, verifier, _ = flow.obtain_code(max_age="600")
+
+    body = flow.redeem(code, verifier).get_json()
+
+    claims = jwt.decode(body["id_token"], _keys(flow), algorithms=["RS256"]).claims
+    assert claims["iat"] - 600 <= claims["auth_time"] <= claims["iat"]
+
+
+def test_reused_nonce_is_refused(flow):
+    nonce = "the-same-nonce-twice"
+    flow.obtain_code(nonce=nonce)
+
+    response = flow.client.get("/authorize", query_string=flow.authorize_params(nonce=nonce))
+
+    assert flow.query(response.headers["Location"])["error"] == "invalid_request"
+
+
+def test_access_token_lifetime_is_short_and_tokens_are_long_random_strings(flow):
+    body, _ = flow.tokens()
+
+    assert 0 < body["expires_in"] <= 15 * 60
+    for name in ("access_token", "refresh_token"):
+        assert len(body[name]) >= 43, name
+    assert body["access_token"] != body["refresh_token"]
