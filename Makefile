@@ -6,7 +6,9 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app app
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install run run-provider migrate test lint format check clean
+AXE    := .cache/axe/node_modules/axe-core/axe.min.js
+
+.PHONY: help install run run-provider migrate test browser-deps lint format check clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -30,8 +32,16 @@ run: migrate  ## Serve the app with the demo provider at http://127.0.0.1:5000
 run-provider: $(STAMP)  ## Serve the demo provider on its own at http://127.0.0.1:5001
 	$(BIN)/flask --app demo_provider run --host 127.0.0.1 --port 5001
 
-test: $(STAMP)  ## Run the whole test suite
+test: $(STAMP) browser-deps  ## Run the whole test suite
 	$(BIN)/pytest
+
+# The accessibility audit's axe-core comes from the npm registry; without npm it is skipped.
+# Browser tests also need Chromium (Debian: apt-get install chromium); without it they skip.
+browser-deps: $(AXE)
+$(AXE):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4; \
+	else echo "npm not found: the accessibility audit will be skipped"; fi
 
 lint: $(STAMP)  ## ruff check and format check
 	$(BIN)/ruff check .
@@ -44,4 +54,4 @@ format: $(STAMP)  ## Format the code
 check: lint test  ## Everything CI runs
 
 clean:  ## Remove the virtual environment and caches (keeps instance/)
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache *.egg-info

@@ -30,9 +30,15 @@ DEMO_PROVIDER_MOUNT = "/demo-provider"
 DEMO_CLIENT_NAME = "Flask Sign-in Reference App"
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the client app; with the embedded demo provider mounted when configured."""
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(
+    test_config: Mapping[str, Any] | None = None, *, instance_path: str | None = None
+) -> Flask:
+    """Build the client app; with the embedded demo provider mounted when configured.
+
+    `instance_path` moves the per-install files (databases, generated secrets, keys) elsewhere
+    than `instance/`, as tests and side-by-side installs need.
+    """
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     config.load(app, test_config)
 
     db.init_app(app)

@@ -1,0 +1,105 @@
+"""Fixtures for browser tests: the app with its embedded demo provider served on 127.0.0.1 as
+`make run` serves it, and Debian's Chromium driven by Playwright. Skipped cleanly where Chromium
+or Playwright is missing (`.ci/run` installs both).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from flask_migrate import upgrade
+
+from app import create_app
+from tests.live_provider import LiveServer
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Flags for a headless Chromium on a machine with no network beyond loopback.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# A short access-token lifetime lets a test wait past it and watch the refresh.
+ACCESS_TOKEN_TTL = 3
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not shutil.which(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+class Site:
+    """The app as a person reaches it: a base URL on 127.0.0.1."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """The app with the demo provider mounted at /demo-provider, like `make run`."""
+    holder = {}
+    server = LiveServer(lambda environ, start_response: holder["app"](environ, start_response))
+    instance = tmp_path_factory.mktemp("browser-instance")
+    app = create_app(
+        {
+            "SECRET_KEY": "browser-tests-" + "s" * 32,
+            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": f"sqlite:///{instance / 'app.sqlite3'}",
+            "BASE_URL": server.url,
+            "DEMO_PROVIDER_ACCESS_TOKEN_TTL": ACCESS_TOKEN_TTL,
+            "TOKEN_REFRESH_LEEWAY": 1,
+            "OIDC_PROVIDERS": "",
+        },
+        instance_path=str(instance),
+    )
+    with app.app_context():
+        upgrade()
+    holder["app"] = app
+    server.start()
+    yield Site(server.url)
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser profile (no cookies) per test."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    """Save a screenshot of the whole page for the README."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, site: Site, username: str = "alice", password: str = "wonderland") -> None:
+    """Click through the whole sign-in like a person; ends on the profile page."""
+    page.goto(site.url + "/login")
+    page.get_by_role("button", name="Sign in with Demo Provider").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(site.url + "/profile")

@@ -1,0 +1,67 @@
+"""An automated accessibility audit (axe-core, from the npm registry) of every page a person
+meets, in the app and at the demo provider: no serious or critical violation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import sign_in
+
+AXE = (
+    Path(__file__).resolve().parents[2]
+    / ".cache"
+    / "axe"
+    / "node_modules"
+    / "axe-core"
+    / "axe.min.js"
+)
+
+pytestmark = pytest.mark.skipif(
+    not AXE.exists(), reason="axe-core is not installed (make browser-deps)"
+)
+
+
+@pytest.fixture
+def audited(browser):
+    # The pages forbid inline scripts (CSP script-src 'self'); the audit's own script needs in.
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def serious_violations(page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("async () => await axe.run(document)")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_the_app_pages_have_no_serious_accessibility_violations(audited, site):
+    page = audited
+    for path in ("/", "/login", "/no-such-page"):
+        page.goto(site.url + path)
+        assert serious_violations(page) == [], path
+    sign_in(page, site)
+    assert serious_violations(page) == [], "/profile"
+    page.goto(site.url + "/inspector")
+    assert serious_violations(page) == [], "/inspector"
+
+
+def test_the_provider_pages_have_no_serious_accessibility_violations(audited, site):
+    page = audited
+    page.goto(site.url + "/login")
+    page.get_by_role("button", name="Sign in with Demo Provider").click()
+    assert serious_violations(page) == [], "provider login"
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill("builder")
+    page.get_by_role("button", name="Sign in").click()
+    assert serious_violations(page) == [], "consent"
+    page.goto(site.url + "/demo-provider/")
+    assert serious_violations(page) == [], "provider home"
