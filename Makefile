@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 AXE    := .cache/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: help install run run-provider migrate test browser-deps lint format check clean
+.PHONY: help install run run-provider migrate test browser-deps screenshots lint format check clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ $(AXE):
 	@if command -v npm >/dev/null 2>&1; then \
 		npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4; \
 	else echo "npm not found: the accessibility audit will be skipped"; fi
+
+screenshots: $(STAMP) browser-deps  ## Refresh the README's screenshots (needs Chromium)
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser
 
 lint: $(STAMP)  ## ruff check and format check
 	$(BIN)/ruff check .
