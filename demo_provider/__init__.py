@@ -1,6 +1,7 @@
 """The embedded demo provider: an OAuth 2.0 authorization server, OpenID provider and resource
 server in its own Flask app, with its own database, cookie and keys. The client reaches it over
-HTTP only. Run it alone with `flask --app demo_provider run --port 5001` (binds 127.0.0.1).
+HTTP only. Run it alone with `flask --app demo_provider run --port 5001` (binds 127.0.0.1);
+register workshop clients with `flask --app demo_provider clients register --help`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from flask_wtf.csrf import CSRFError
 
 from demo_provider import (
     clients,
+    commands,
     endpoints,
     errors,
     headers,
+    implicit_lab,
     server,
     settings,
     signing,
@@ -54,6 +57,9 @@ def create_app(
     server.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(endpoints.bp)
+    if app.config["DEMO_PROVIDER_LEGACY_IMPLICIT"]:
+        app.register_blueprint(implicit_lab.bp)
+    app.cli.add_command(commands.clients_group)
     app.extensions[views.SIGN_IN_THROTTLE] = throttling.SignInThrottle()
     app.after_request(headers.add_security_headers)
     errors.init_app(app)
@@ -64,6 +70,7 @@ def create_app(
         db.create_all()
         users.seed_demo_users()
         clients.register(app.config["DEMO_PROVIDER_CLIENTS"])
+        implicit_lab.sync_client(app.config)
     return app
 
 

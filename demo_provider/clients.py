@@ -1,43 +1,172 @@
-"""Client registration: the clients named in the configuration (redirect URIs and optional
-post-logout redirect URIs) are checked and upserted into the provider's database at start, with
-their secrets stored only as digests.
+"""Client registration: the clients named in the configuration are checked and upserted into the
+provider's database at start; workshop clients are added, listed and deleted from the command line
+(`commands.py`). Redirect URIs are checked the same way for both, and secrets are stored only as
+digests.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import delete, select
+
+from demo_provider import scopes
 from demo_provider.extensions import db
-from demo_provider.models import Client, PostLogoutRedirectUri, digest
+from demo_provider.models import (
+    FROM_COMMAND_LINE,
+    FROM_CONFIGURATION,
+    AuthorizationCode,
+    Client,
+    ClientRegistration,
+    Grant,
+    PostLogoutRedirectUri,
+    Token,
+    digest,
+)
 
 _LOOPBACK_NAMES = {"localhost"}
+# 32 random bytes: as strong as the provider's own tokens.
+SECRET_BYTES = 32
+_MAX_NAME_LENGTH = 120
+_MAX_SLUG_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class NewClient:
+    """The credentials of a client just registered; the secret exists only here, never stored."""
+
+    client_id: str
+    client_secret: str | None
 
 
 def register(registrations: Iterable[Mapping[str, Any]]) -> None:
-    """Create or update each configured client, and commit."""
+    """Create or update each configured client, and commit. Clients registered any other way
+    (from the command line, by the implicit lab) are left as they are.
+    """
     for registration in registrations:
-        for uri in registration["redirect_uris"]:
-            check_redirect_uri(uri)
-        post_logout_uris = list(dict.fromkeys(registration.get("post_logout_redirect_uris", [])))
-        for uri in post_logout_uris:
-            # The person's browser is sent there after logout, so the same rules apply.
-            check_redirect_uri(uri, kind="Post-logout redirect URI")
-        client = db.session.get(Client, registration["client_id"])
-        if client is None:
-            client = Client(client_id=registration["client_id"])
-            db.session.add(client)
-        client.client_secret_hash = digest(registration["client_secret"])
-        client.client_name = registration["client_name"]
-        client.redirect_uris = list(registration["redirect_uris"])
-        client.scope = registration["scope"]
-        if client.post_logout_redirect_uris != post_logout_uris:
-            client.post_logout_redirects = [
-                PostLogoutRedirectUri(uri=uri) for uri in post_logout_uris
-            ]
+        save(
+            registration["client_id"],
+            client_secret_hash=digest(registration["client_secret"]),
+            client_name=registration["client_name"],
+            redirect_uris=registration["redirect_uris"],
+            scope=registration["scope"],
+            post_logout_redirect_uris=registration.get("post_logout_redirect_uris", []),
+            legacy_implicit=registration.get("legacy_implicit", False),
+            registered_via=FROM_CONFIGURATION,
+        )
     db.session.commit()
+
+
+def create(
+    client_name: str,
+    redirect_uris: Sequence[str],
+    *,
+    scope: str | None = None,
+    public: bool = False,
+    post_logout_redirect_uris: Sequence[str] = (),
+    legacy_implicit: bool = False,
+) -> NewClient:
+    """Register a new client under a fresh random id, commit, and return its credentials: a
+    confidential client gets a random secret, a public one none (it proves nothing but its
+    client_id, which is why PKCE is required and its refresh tokens rotate).
+    """
+    client_name = client_name.strip()
+    if not client_name or len(client_name) > _MAX_NAME_LENGTH:
+        raise ValueError(f"The client name must be 1 to {_MAX_NAME_LENGTH} characters long.")
+    if not redirect_uris:
+        raise ValueError("A client needs at least one redirect URI.")
+    scope = check_scope(scope or " ".join(scopes.SUPPORTED))
+    client_secret = None if public else secrets.token_urlsafe(SECRET_BYTES)
+    client_id = _new_client_id(client_name)
+    save(
+        client_id,
+        client_secret_hash=digest(client_secret) if client_secret else "",
+        client_name=client_name,
+        redirect_uris=redirect_uris,
+        scope=scope,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+        public=public,
+        legacy_implicit=legacy_implicit,
+        registered_via=FROM_COMMAND_LINE,
+    )
+    db.session.commit()
+    return NewClient(client_id=client_id, client_secret=client_secret)
+
+
+def save(
+    client_id: str,
+    *,
+    client_secret_hash: str,
+    client_name: str,
+    redirect_uris: Sequence[str],
+    scope: str,
+    post_logout_redirect_uris: Sequence[str] = (),
+    public: bool = False,
+    legacy_implicit: bool = False,
+    registered_via: str,
+) -> Client:
+    """Check the client's addresses and create or update it (not committed)."""
+    for uri in redirect_uris:
+        check_redirect_uri(uri)
+    post_logout_uris = list(dict.fromkeys(post_logout_redirect_uris))
+    for uri in post_logout_uris:
+        # The person's browser is sent there after logout, so the same rules apply.
+        check_redirect_uri(uri, kind="Post-logout redirect URI")
+    client = db.session.get(Client, client_id)
+    if client is None:
+        client = Client(client_id=client_id)
+        db.session.add(client)
+    client.client_secret_hash = client_secret_hash
+    client.client_name = client_name
+    client.redirect_uris = list(redirect_uris)
+    client.scope = scope
+    if client.post_logout_redirect_uris != post_logout_uris:
+        client.post_logout_redirects = [PostLogoutRedirectUri(uri=uri) for uri in post_logout_uris]
+    if client.registration is None:
+        client.registration = ClientRegistration(client_id=client_id)
+    client.registration.public = public
+    client.registration.legacy_implicit = legacy_implicit
+    client.registration.registered_via = registered_via
+    return client
+
+
+def all_clients() -> list[Client]:
+    """Every registered client, by name."""
+    return list(db.session.scalars(select(Client).order_by(Client.client_name, Client.client_id)))
+
+
+def remove(client_id: str) -> bool:
+    """Delete the client with every grant, code and token issued to it, and commit; its tokens
+    stop working at once (unknown tokens are `invalid_token` / `invalid_grant`). False when there
+    is no such client.
+    """
+    client = db.session.get(Client, client_id)
+    if client is None:
+        return False
+    grant_ids = select(Grant.id).where(Grant.client_id == client_id)
+    db.session.execute(delete(Token).where(Token.grant_id.in_(grant_ids)))
+    db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.grant_id.in_(grant_ids)))
+    db.session.execute(delete(Grant).where(Grant.client_id == client_id))
+    db.session.delete(client)
+    db.session.commit()
+    return True
+
+
+def check_scope(scope: str) -> str:
+    """The scope, if every name in it is one this provider supports."""
+    names = scope.split()
+    unknown = sorted(set(names) - set(scopes.SUPPORTED))
+    if not names or unknown:
+        raise ValueError(
+            f"Unknown or missing scopes {unknown}; choose from: {' '.join(scopes.SUPPORTED)}."
+        )
+    return " ".join(dict.fromkeys(names))
 
 
 def check_redirect_uri(uri: str, kind: str = "Redirect URI") -> None:
@@ -63,3 +192,11 @@ def _is_loopback(hostname: str) -> bool:
         return ipaddress.ip_address(hostname).is_loopback
     except ValueError:
         return False
+
+
+def _new_client_id(client_name: str) -> str:
+    """A random client_id a person can read out in a workshop: the name's slug and 48 random
+    bits ("my-app-3f9a0c21d47e"). A client_id is public, so it need not be secret, only unique.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", client_name.lower()).strip("-")[:_MAX_SLUG_LENGTH]
+    return f"{slug.strip('-') or 'client'}-{secrets.token_hex(6)}"

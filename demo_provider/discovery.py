@@ -6,13 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from demo_provider import scopes, signing
+from demo_provider import grants, scopes, signing
 
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+# `none` is for public clients only; a confidential client is refused if it tries it.
+CLIENT_AUTH_METHODS = list(grants.CLIENT_AUTH_METHODS)
 
 
-def openid_configuration(issuer: str) -> dict[str, Any]:
-    """Metadata for `issuer`, advertising only what the provider actually enforces."""
+def openid_configuration(issuer: str, *, legacy_implicit: bool = False) -> dict[str, Any]:
+    """Metadata for `issuer`, advertising only what the provider actually enforces: `token`
+    and the implicit grant only while the legacy implicit lab is switched on.
+    """
+    response_types = ["code", "token"] if legacy_implicit else ["code"]
+    grant_types = ["authorization_code", "refresh_token"]
+    if legacy_implicit:
+        grant_types.append("implicit")
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -25,9 +32,9 @@ def openid_configuration(issuer: str) -> dict[str, Any]:
         # Not standard metadata: where the demo resource server's API lives.
         "profile_endpoint": f"{issuer}/api/profile",
         "scopes_supported": list(scopes.SUPPORTED),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "response_types_supported": response_types,
+        "response_modes_supported": ["query", "fragment"] if legacy_implicit else ["query"],
+        "grant_types_supported": grant_types,
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,

@@ -25,7 +25,11 @@ def insecure_transport(error: InsecureTransportError):
 @bp.get("/.well-known/openid-configuration")
 def openid_configuration():
     """The discovery document."""
-    response = jsonify(discovery.openid_configuration(current_app.config["DEMO_PROVIDER_ISSUER"]))
+    metadata = discovery.openid_configuration(
+        current_app.config["DEMO_PROVIDER_ISSUER"],
+        legacy_implicit=current_app.config["DEMO_PROVIDER_LEGACY_IMPLICIT"],
+    )
+    response = jsonify(metadata)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 

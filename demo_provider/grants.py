@@ -1,6 +1,6 @@
 """The grants the provider supports, built on Authlib: the authorization code grant with PKCE S256
-required for every client, the OpenID Connect ID token, and refresh tokens with rotation and
-reuse detection.
+required for every client, the OpenID Connect ID token, refresh tokens with rotation and reuse
+detection, and the legacy implicit grant for the lab that shows why it was abandoned.
 """
 
 from __future__ import annotations
@@ -9,7 +9,13 @@ import secrets
 import time
 from typing import Any, ClassVar
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    grants,
+)
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
@@ -19,11 +25,22 @@ from flask import current_app
 
 from demo_provider import scopes, signing
 from demo_provider.extensions import db
-from demo_provider.models import AuthorizationCode, Grant, Token, User, digest
+from demo_provider.models import (
+    NO_AUTH_METHOD,
+    SECRET_AUTH_METHODS,
+    AuthorizationCode,
+    Grant,
+    Token,
+    User,
+    digest,
+)
 
 # Short: the client checks the ID token once, right after the token response.
 ID_TOKEN_LIFETIME = 300
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+# Tried in this order; each client accepts only the methods of its kind (`Client.auth_methods`):
+# confidential clients their secret, public clients `none`, their client_id alone (RFC 6749
+# section 2.1). A public client's code is protected by PKCE and its refresh tokens by rotation.
+CLIENT_AUTH_METHODS = [*SECRET_AUTH_METHODS, NO_AUTH_METHOD]
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -56,17 +73,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     @staticmethod
     def validate_authorization_redirect_uri(request, client):
-        """The redirect URI, which must be one the client registered, exactly; it is required,
-        since OpenID Connect wants it named and clients here have no default.
-        """
-        redirect_uri = request.payload.redirect_uri
-        if not redirect_uri:
-            raise InvalidRequestError("Missing 'redirect_uri'.", state=request.payload.state)
-        if not client.check_redirect_uri(redirect_uri):
-            # Not quoted back: Authlib refuses to build an error whose description holds
-            # characters RFC 6749 forbids there, and a hostile URI would be full of them.
-            raise InvalidRequestError("The redirect_uri is not registered for this client.")
-        return redirect_uri
+        """The redirect URI, exactly as registered (see `registered_redirect_uri`)."""
+        return registered_redirect_uri(request, client)
 
     def generate_authorization_code(self) -> str:
         """256 random bits: far beyond guessing."""
@@ -129,6 +137,20 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return db.session.get(User, authorization_code.user_id)
 
 
+def registered_redirect_uri(request, client) -> str:
+    """The redirect URI, which must be one the client registered, exactly; it is required,
+    since OpenID Connect wants it named and clients here have no default.
+    """
+    redirect_uri = request.payload.redirect_uri
+    if not redirect_uri:
+        raise InvalidRequestError("Missing 'redirect_uri'.", state=request.payload.state)
+    if not client.check_redirect_uri(redirect_uri):
+        # Not quoted back: Authlib refuses to build an error whose description holds
+        # characters RFC 6749 forbids there, and a hostile URI would be full of them.
+        raise InvalidRequestError("The redirect_uri is not registered for this client.")
+    return redirect_uri
+
+
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     """Refresh with rotation: every use returns a new refresh token and retires the old one;
     presenting a retired one revokes the whole grant (RFC 9700 section 4.14.2).
@@ -174,6 +196,64 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not refresh_token.retire_refresh_token():
             refresh_token.grant.revoke()
             raise InvalidGrantError()
+
+
+class LegacyImplicitGrant(grants.ImplicitGrant):
+    """The implicit grant (RFC 6749 section 4.2), for the lab only: the access token comes back
+    in the redirect URI's fragment, straight from the authorization endpoint. OAuth 2.1 and
+    RFC 9700 section 2.1.2 drop it: the token sits in the address bar and browser history, any
+    open redirect carries the fragment to another site, the client never authenticates, and
+    nothing binds the token to the client or the browser that asked for it (token injection).
+    It is registered only when `DEMO_PROVIDER_LEGACY_IMPLICIT` is on, and then serves only
+    clients registered with `legacy_implicit`; it never issues a refresh token.
+    """
+
+    def authenticate_token_endpoint_client(self):
+        """The client named by client_id. Nothing is authenticated: a browser holds no secret,
+        which is one of the reasons the grant was abandoned.
+        """
+        client_id = self.request.payload.client_id
+        client = self.server.query_client(client_id) if client_id else None
+        if client is None:
+            raise InvalidClientError(description="The client does not exist on this server.")
+        return client
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        """The redirect URI, exactly as registered (see `registered_redirect_uri`)."""
+        return registered_redirect_uri(request, client)
+
+    def save_token(self, token):
+        """Start a grant for the consent just given and store the token's digest under it, so the
+        person sees it among their connected applications and can revoke it there.
+        """
+        owner = self.request.user
+        grant = Grant(
+            client_id=self.request.client.client_id,
+            user_id=owner.user.id,
+            scope=self.request.scope,
+            auth_time=owner.auth_time,
+        )
+        db.session.add(grant)
+        db.session.flush()
+        store_token(token, grant_id=grant.id, client_id=grant.client_id, user_id=grant.user_id)
+
+
+def store_token(token: dict[str, Any], *, grant_id: str, client_id: str, user_id: int) -> None:
+    """Store the digests of issued tokens under the grant they descend from, and commit."""
+    refresh_token = token.get("refresh_token")
+    db.session.add(
+        Token(
+            grant_id=grant_id,
+            client_id=client_id,
+            user_id=user_id,
+            scope=token["scope"],
+            access_token_hash=digest(token["access_token"]),
+            refresh_token_hash=digest(refresh_token) if refresh_token else None,
+            expires_in=token["expires_in"],
+        )
+    )
+    db.session.commit()
 
 
 class IdTokenClaims:

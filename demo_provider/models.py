@@ -1,6 +1,6 @@
 """The demo provider's tables: people, registered clients (with their post-logout return
-addresses), grants (one consent and every code and token descending from it), authorization codes
-and tokens. Secrets are stored only as digests.
+addresses and how they were registered), grants (one consent and every code and token descending
+from it), authorization codes and tokens. Secrets are stored only as digests.
 """
 
 from __future__ import annotations
@@ -13,10 +13,20 @@ from datetime import UTC, date, datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, list_to_scope, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
-from sqlalchemy import JSON, ForeignKey, String, Text, select, update
+from sqlalchemy import JSON, ColumnElement, ForeignKey, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from demo_provider.extensions import db
+
+# How a client proves who it is at the token and revocation endpoints: confidential clients with
+# their secret, public clients (a browser or mobile app, which cannot keep one) with nothing.
+SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+NO_AUTH_METHOD = "none"
+
+# Where a client's registration came from.
+FROM_CONFIGURATION = "configuration"
+FROM_COMMAND_LINE = "command line"
+FROM_IMPLICIT_LAB = "implicit lab"
 
 # Every table is prefixed so that, even if someone points this provider at the client's
 # database by mistake, nothing collides ("user" is also reserved in PostgreSQL).
@@ -76,11 +86,12 @@ class User(db.Model):
 
 
 class Client(db.Model, ClientMixin):
-    """A registered confidential client (relying party)."""
+    """A registered client (relying party): confidential, with a secret, or public, without."""
 
     __tablename__ = f"{PREFIX}client"
 
     client_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # Empty for a public client: no digest is empty, so no secret can ever match it.
     client_secret_hash: Mapped[str] = mapped_column(String(64))
     client_name: Mapped[str] = mapped_column(String(120))
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -89,6 +100,27 @@ class Client(db.Model, ClientMixin):
     post_logout_redirects: Mapped[list[PostLogoutRedirectUri]] = relationship(
         cascade="all, delete-orphan", order_by="PostLogoutRedirectUri.id"
     )
+    registration: Mapped[ClientRegistration | None] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def is_public(self) -> bool:
+        """Whether the client has no secret (and authenticates with `none`)."""
+        return self.registration is not None and self.registration.public
+
+    @property
+    def allows_implicit(self) -> bool:
+        """Whether the client was registered for the legacy implicit grant lab."""
+        return self.registration is not None and self.registration.legacy_implicit
+
+    @property
+    def registered_via(self) -> str:
+        """Where the registration came from; clients older than the record came from config."""
+        return self.registration.registered_via if self.registration else FROM_CONFIGURATION
+
+    @property
+    def auth_methods(self) -> tuple[str, ...]:
+        """The token endpoint authentication methods this client may use."""
+        return (NO_AUTH_METHOD,) if self.is_public else SECRET_AUTH_METHODS
 
     @property
     def post_logout_redirect_uris(self) -> list[str]:
@@ -120,16 +152,23 @@ class Client(db.Model, ClientMixin):
         return redirect_uri in self.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
-        """Compare in constant time, against the stored digest."""
+        """Compare in constant time, against the stored digest; a public client has no secret."""
+        if self.is_public:
+            return False
         return hmac.compare_digest(digest(client_secret), self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        """Only authenticated clients: a client secret, in the Basic header or the form body."""
-        return method in ("client_secret_basic", "client_secret_post")
+        """A confidential client must prove itself with its secret (Basic header or form body):
+        accepting `none` from it would let anyone who knows its public client_id redeem its codes
+        with a stolen PKCE pair, or refresh its tokens. A public client has only `none`.
+        """
+        return method in self.auth_methods
 
     def check_response_type(self, response_type: str) -> bool:
-        """Authorization code flow only."""
-        return response_type == "code"
+        """The authorization code flow, and the implicit `token` only for lab clients (the
+        authorization server offers `token` at all only when the lab is switched on).
+        """
+        return response_type == "code" or (response_type == "token" and self.allows_implicit)
 
     def check_grant_type(self, grant_type: str) -> bool:
         """The code grant and refreshing what it issued; nothing else."""
@@ -150,6 +189,25 @@ class PostLogoutRedirectUri(db.Model):
     uri: Mapped[str] = mapped_column(Text)
 
 
+class ClientRegistration(db.Model):
+    """How a client was registered: public or confidential, whether it may use the legacy
+    implicit grant, and where the registration came from (configuration, the `clients register`
+    command, the implicit lab).
+
+    A table of its own for the same reason as post-logout redirect URIs: a provider database
+    created before these existed gains it through `create_all()`. A client without a row is a
+    confidential one from the configuration, which is all there was then.
+    """
+
+    __tablename__ = f"{PREFIX}client_registration"
+
+    client_id: Mapped[str] = mapped_column(ForeignKey(Client.client_id), primary_key=True)
+    public: Mapped[bool] = mapped_column(default=False)
+    legacy_implicit: Mapped[bool] = mapped_column(default=False)
+    registered_via: Mapped[str] = mapped_column(String(32), default=FROM_CONFIGURATION)
+    registered_at: Mapped[int] = mapped_column(default=epoch_now)
+
+
 class Grant(db.Model):
     """One person's consent to one client: every code and token issued from it shares its id,
     so that a replayed code or refresh token can revoke the whole family at once.
@@ -167,24 +225,37 @@ class Grant(db.Model):
 
     def revoke(self) -> None:
         """Revoke this grant and every token descended from it, and commit."""
-        now = epoch_now()
-        db.session.execute(
-            update(Grant)
-            .where(Grant.id == self.id, Grant.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        db.session.execute(
-            update(Token)
-            .where(Token.grant_id == self.id, Token.access_revoked_at.is_(None))
-            .values(access_revoked_at=now)
-        )
-        db.session.execute(
-            update(Token)
-            .where(Token.grant_id == self.id, Token.refresh_revoked_at.is_(None))
-            .values(refresh_revoked_at=now)
-        )
-        db.session.commit()
+        revoke_grants(Grant.id == self.id)
         db.session.refresh(self)
+
+
+def revoke_grants(*criteria: ColumnElement[bool]) -> int:
+    """Revoke every grant matching `criteria` and every code and token descended from them, and
+    commit; returns how many grants were still live. Codes need nothing of their own: a code of
+    a revoked grant is never redeemed.
+    """
+    now = epoch_now()
+    matching = select(Grant.id).where(*criteria)
+    revoked = db.session.execute(
+        update(Grant)
+        .where(*criteria, Grant.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Token)
+        .where(Token.grant_id.in_(matching), Token.access_revoked_at.is_(None))
+        .values(access_revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Token)
+        .where(Token.grant_id.in_(matching), Token.refresh_revoked_at.is_(None))
+        .values(refresh_revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return revoked.rowcount
 
 
 class AuthorizationCode(db.Model, AuthorizationCodeMixin):

@@ -10,6 +10,7 @@ import secrets
 from typing import Any
 from urllib.parse import unquote
 
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import (
     InvalidClientError,
@@ -27,7 +28,7 @@ from flask import Flask, Response, abort, current_app, json, request
 
 from demo_provider import grants, scopes, throttling
 from demo_provider.extensions import db
-from demo_provider.models import Client, Token, digest
+from demo_provider.models import Client, Token
 
 EXTENSION_KEY = "demo_provider.authorization_server"
 REFRESH_TOKEN_HINT = "refresh_token"  # noqa: S105 -- a token type name, not a credential
@@ -62,21 +63,11 @@ def query_client(client_id: str) -> Client | None:
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
-    """Store the issued tokens' digests under the grant they descend from."""
+    """Store the issued tokens' digests under the grant of the code or refresh token redeemed."""
     parent = request.authorization_code or request.refresh_token
-    refresh_token = token.get("refresh_token")
-    db.session.add(
-        Token(
-            grant_id=parent.grant_id,
-            client_id=request.client.client_id,
-            user_id=request.user.id,
-            scope=token["scope"],
-            access_token_hash=digest(token["access_token"]),
-            refresh_token_hash=digest(refresh_token) if refresh_token else None,
-            expires_in=token["expires_in"],
-        )
+    grants.store_token(
+        token, grant_id=parent.grant_id, client_id=request.client.client_id, user_id=request.user.id
     )
-    db.session.commit()
 
 
 def basic_credentials(headers: Any) -> tuple[str, str] | None:
@@ -120,9 +111,21 @@ class ProviderIssuerParameter(IssuerParameter):
         """The configured issuer, never derived from the request's Host header."""
         return current_app.config["DEMO_PROVIDER_ISSUER"]
 
+    def add_issuer_parameter(self, authorization_server, response):
+        """Add `iss` beside the other response parameters: in the query, or in the fragment for
+        the implicit grant (registered redirect URIs have no fragment, so one means that).
+        """
+        if response.location:
+            in_fragment = "#" in response.location
+            response.location = add_params_to_uri(
+                response.location, {"iss": self.get_issuer()}, fragment=in_fragment
+            )
+
 
 class TokenRevocationEndpoint(RevocationEndpoint):
-    """RFC 7009 revocation for authenticated clients, with no oracle for other clients' tokens."""
+    """RFC 7009 revocation by the client a token was issued to (confidential clients with their
+    secret, public ones by client_id, section 2.1), with no oracle for other clients' tokens.
+    """
 
     CLIENT_AUTH_METHODS = grants.CLIENT_AUTH_METHODS
 
@@ -182,7 +185,7 @@ class ProviderAuthorizationServer(AuthorizationServer):
     # Longer than any registered client_id, so distinct real ones never share a throttling key.
     _CLIENT_ID_KEY_LENGTH = 128
 
-    def __init__(self) -> None:
+    def __init__(self, *, legacy_implicit: bool = False) -> None:
         super().__init__(query_client=query_client, save_token=save_token)
         self.client_auth_failures = throttling.ClientAuthenticationThrottle()
         self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
@@ -194,6 +197,11 @@ class ProviderAuthorizationServer(AuthorizationServer):
         )
         self.register_grant(grants.RefreshTokenGrant, [grants.OpenIDRefreshExtension()])
         self.register_endpoint(TokenRevocationEndpoint)
+        self.response_types = set(grants.AuthorizationCodeGrant.RESPONSE_TYPES)
+        if legacy_implicit:
+            # The lab only (see `settings`); the grant itself serves only lab clients.
+            self.register_grant(grants.LegacyImplicitGrant)
+            self.response_types |= grants.LegacyImplicitGrant.RESPONSE_TYPES
 
     def load_config(self, config):
         """Use this provider's token generator and scope list instead of Authlib's defaults."""
@@ -201,10 +209,11 @@ class ProviderAuthorizationServer(AuthorizationServer):
         self.scopes_supported = list(scopes.SUPPORTED)
 
     def authenticate_client(self, request, methods, endpoint="token"):
-        """The client proven by its secret (compared in constant time, see `Client`), at the token
-        and revocation endpoints. Every failure gets the same 401 `invalid_client` with a Basic
-        challenge (RFC 6749 section 5.2), so an unknown client_id and a wrong secret cannot be
-        told apart, and a caller that keeps failing is cut off for a while.
+        """The client proven by its secret (compared in constant time, see `Client`), or a public
+        client by its client_id alone, at the token and revocation endpoints. Every failure gets
+        the same 401 `invalid_client` with a Basic challenge (RFC 6749 section 5.2), so an
+        unknown client_id and a wrong secret cannot be told apart, and a caller that keeps
+        failing is cut off for a while.
         """
         key = (self._claimed_client_id(request), _client_address())
         wait = self.client_auth_failures.retry_after(key)
@@ -225,16 +234,19 @@ class ProviderAuthorizationServer(AuthorizationServer):
         return client_id[: self._CLIENT_ID_KEY_LENGTH] if client_id else None
 
     def get_authorization_grant(self, request):
-        """The grant for this `response_type`: only `code`. The implicit `token`, a bare
-        `id_token` and the hybrid `code id_token` deliver tokens in the browser's address bar,
-        where history, logs and Referer headers leak them (RFC 9700 section 2.1.2).
+        """The grant for this `response_type`: only `code`, unless the implicit lab is on. The
+        implicit `token`, a bare `id_token` and the hybrid `code id_token` deliver tokens in the
+        browser's address bar, where history, logs and Referer headers leak them (RFC 9700
+        section 2.1.2).
         """
-        if request.payload.response_type not in grants.AuthorizationCodeGrant.RESPONSE_TYPES:
+        if request.payload.response_type not in self.response_types:
             # Authlib would quote the value in the description, and refuses to build the error
             # when it holds a character RFC 6749 forbids there (a crash on hostile input).
             raise UnsupportedResponseTypeError(
                 request.payload.response_type,
-                "Only response_type=code is supported.",
+                "Only response_type=code is supported."
+                if "token" not in self.response_types
+                else "Only response_type=code (and token, in the implicit lab) is supported.",
                 redirect_uri=self._verified_redirect_uri(request),
             )
         return super().get_authorization_grant(request)
@@ -258,7 +270,9 @@ class ProviderAuthorizationServer(AuthorizationServer):
 
 def init_app(app: Flask) -> None:
     """Give `app` its own authorization server."""
-    authorization = ProviderAuthorizationServer()
+    authorization = ProviderAuthorizationServer(
+        legacy_implicit=app.config["DEMO_PROVIDER_LEGACY_IMPLICIT"]
+    )
     authorization.init_app(app)
     app.extensions[EXTENSION_KEY] = authorization
 

@@ -54,12 +54,16 @@ def resolve(config: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
     filled in. Keys that are not `DEMO_PROVIDER_*` are passed through (e.g. `TESTING`).
     """
     instance = Path(instance_path)
-    if _bool(config.get("DEMO_PROVIDER_LEGACY_IMPLICIT", False)):
-        # Refused rather than ignored, so nobody believes they switched it on.
+    production = _production(config)
+    legacy_implicit = _bool(config.get("DEMO_PROVIDER_LEGACY_IMPLICIT", False))
+    if legacy_implicit and production:
+        # The implicit grant is a lab for seeing why it was abandoned, never a way to sign in:
+        # it puts access tokens in the browser's address bar (RFC 9700 section 2.1.2). Refused
+        # rather than ignored, so nobody believes they switched it on.
         raise ValueError(
-            "DEMO_PROVIDER_LEGACY_IMPLICIT: the implicit grant (response_type=token) is not "
-            "available; it puts access tokens in the browser's address bar (RFC 9700 section "
-            "2.1.2). Use the authorization code flow with PKCE."
+            "DEMO_PROVIDER_LEGACY_IMPLICIT: the implicit grant lab is not available in production "
+            "(DEMO_PROVIDER_PRODUCTION or APP_ENV=production). Use the authorization code flow "
+            "with PKCE."
         )
     issuer = _issuer(config.get("DEMO_PROVIDER_ISSUER") or DEFAULT_ISSUER)
     issuer_parts = urlsplit(issuer)
@@ -83,6 +87,8 @@ def resolve(config: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         DEMO_PROVIDER_SHOW_DEMO_USERS=_bool(config.get("DEMO_PROVIDER_SHOW_DEMO_USERS", True)),
         DEMO_PROVIDER_SESSION_COOKIE_NAME=config.get("DEMO_PROVIDER_SESSION_COOKIE_NAME")
         or DEFAULT_SESSION_COOKIE_NAME,
+        DEMO_PROVIDER_PRODUCTION=production,
+        DEMO_PROVIDER_LEGACY_IMPLICIT=legacy_implicit,
     )
     resolved.update(
         SECRET_KEY=config.get("DEMO_PROVIDER_SECRET_KEY") or _generated_secret_key(instance),
@@ -125,6 +131,20 @@ def _positive_int(config: Mapping[str, Any], key: str, default: int) -> int:
     return value
 
 
+def _production(config: Mapping[str, Any]) -> bool:
+    """Whether this provider serves production, as far as it can tell.
+
+    The rule: `DEMO_PROVIDER_PRODUCTION=true` in its own settings, or `APP_ENV=production` (the
+    client app's switch) either passed in those settings or set in this process's environment,
+    where a provider mounted inside the client app, or started beside it, can see it. Either one
+    is enough; development is everything else.
+    """
+    if _bool(config.get("DEMO_PROVIDER_PRODUCTION", False)):
+        return True
+    app_env = config.get("APP_ENV") or os.environ.get("APP_ENV") or ""
+    return str(app_env).strip().lower() == "production"
+
+
 def _bool(value: Any) -> bool:
     """A boolean, parsed from a string if it came from the environment."""
     if isinstance(value, bool):
@@ -158,6 +178,8 @@ def _client(item: Mapping[str, Any]) -> dict[str, Any]:
         "post_logout_redirect_uris": _uri_list(item, "post_logout_redirect_uris"),
         "client_name": item.get("client_name") or client_id,
         "scope": scope,
+        # Whether the client may use response_type=token while the implicit lab is switched on.
+        "legacy_implicit": _bool(item.get("legacy_implicit", False)),
     }
 
 

@@ -1,6 +1,7 @@
 """The pages a person sees at the provider: home, sign in / sign out, the authorization endpoint
-(validate the client's request, ask for consent, answer with a code or an error) and the
-end-session endpoint (RP-initiated logout: confirm if needed, sign out, return to the client).
+(validate the client's request, ask for consent, answer with a code or an error), the
+end-session endpoint (RP-initiated logout: confirm if needed, sign out, return to the client)
+and the connected applications (what the person allowed, and revoking it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from authlib.oauth2.rfc6749 import InsecureTransportError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import (
     Blueprint,
+    abort,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -22,7 +25,7 @@ from flask import (
     url_for,
 )
 
-from demo_provider import logout_requests, scopes, server, throttling, users
+from demo_provider import connected_apps, logout_requests, scopes, server, throttling, users
 from demo_provider.extensions import db
 from demo_provider.models import User
 
@@ -91,14 +94,14 @@ def authorize():
 
     if "none" in request.args.get("prompt", "").split():
         # prompt=none forbids showing any page, and this provider always asks for consent.
-        state = request.args.get("state")
+        answer = {
+            "redirect_uri": grant.redirect_uri,
+            "state": request.args.get("state"),
+            "redirect_fragment": grant.ERROR_RESPONSE_FRAGMENT,
+        }
         if owner is None or _sign_in_too_old(owner):
-            return _authorization_error(
-                LoginRequiredError(redirect_uri=grant.redirect_uri, state=state)
-            )
-        return _authorization_error(
-            ConsentRequiredError(redirect_uri=grant.redirect_uri, state=state)
-        )
+            return _authorization_error(LoginRequiredError(**answer))
+        return _authorization_error(ConsentRequiredError(**answer))
     # Authlib sets grant.prompt only for OpenID requests, so a missing sign-in is checked too.
     if owner is None or grant.prompt == "login" or _sign_in_too_old(owner):
         # prompt=login and max_age are satisfied by the sign-in about to happen, so they are
@@ -179,6 +182,36 @@ def end_session_decision():
     return _sign_out(logout_requests.check(request.form, _issuer()))
 
 
+@bp.get("/connections")
+def connections():
+    """The applications the signed-in person allowed, each with a button to revoke it."""
+    user = _signed_in_user()
+    if user is None:
+        return _sign_in_first(".connections")
+    lifetime = current_app.config["DEMO_PROVIDER_REFRESH_TOKEN_TTL"]
+    return render_template(
+        "demo_provider/connections.html",
+        user=user,
+        connections=connected_apps.for_user(user.id, lifetime),
+    )
+
+
+@bp.post("/connections/<client_id>/revoke")
+def revoke_connection(client_id: str):
+    """Take back everything the person allowed this application, then show the list again."""
+    user = _signed_in_user()
+    if user is None:
+        return _sign_in_first(".connections")
+    client_name = connected_apps.revoke(user.id, client_id)
+    if client_name is None:
+        abort(404)
+    flash(
+        f"{client_name} can no longer use your account: its tokens stopped working. "
+        "It will have to ask for your permission again."
+    )
+    return redirect(url_for(".connections"), code=303)
+
+
 def _sign_out(logout_request: logout_requests.LogoutRequest):
     """End the provider session (its cookie goes with it), then return to the client's validated
     address with `state`, or show the signed-out page. The client's refresh tokens are left
@@ -217,6 +250,13 @@ def _app_url(next_path: str | None) -> str:
     if next_path is None:
         return url_for(".home")
     return request.script_root + next_path
+
+
+def _sign_in_first(endpoint: str):
+    """Send the person to sign in, and on to `endpoint`'s page afterwards."""
+    # `next` is relative to this app; url_for() includes the mount prefix, which login adds back.
+    next_path = url_for(endpoint).removeprefix(request.script_root)
+    return redirect(url_for(".login", next=next_path), code=303)
 
 
 def _login_page(next_path: str | None, error: str | None = None):
@@ -283,7 +323,12 @@ def _reject_request_objects(grant) -> None:
         ("request_uri", "request_uri_not_supported"),
     ):
         if name in data:
-            raise OAuth2Error(error=error, redirect_uri=grant.redirect_uri, state=data.get("state"))
+            raise OAuth2Error(
+                error=error,
+                redirect_uri=grant.redirect_uri,
+                state=data.get("state"),
+                redirect_fragment=grant.ERROR_RESPONSE_FRAGMENT,
+            )
 
 
 def _authorization_error(error: OAuth2Error):

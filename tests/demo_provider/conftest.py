@@ -1,11 +1,13 @@
 """Fixtures and helpers for testing the demo provider on its own: a provider app per test (fresh
-instance folder and database), and helpers that drive sign-in, consent and the token endpoint.
+instance folder and database), helpers that drive sign-in, consent and the token endpoint, the
+connected applications page, and the `clients` command.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
@@ -149,6 +151,11 @@ class ProviderFlow:
         """The single-valued query parameters of a redirect Location."""
         return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
 
+    @staticmethod
+    def fragment(location: str) -> dict[str, str]:
+        """The single-valued fragment parameters of a redirect Location (implicit grant)."""
+        return {key: values[0] for key, values in parse_qs(urlsplit(location).fragment).items()}
+
     def sign_in(self, username="alice", password="wonderland", next_path=None):
         """Sign in at the provider through its login form."""
         page = self.client.get("/login")
@@ -171,11 +178,11 @@ class ProviderFlow:
         fields = MultiDict([*form["fields"], ("decision", decision)])
         return self.client.post(form["action"], data=fields)
 
-    def obtain_code(self, scope=FULL_SCOPE, **overrides):
-        """Sign in as alice, consent, and return (code, verifier, params)."""
+    def obtain_code(self, scope=FULL_SCOPE, username="alice", password="wonderland", **overrides):
+        """Sign in (as alice unless told), consent, and return (code, verifier, params)."""
         verifier, challenge = self.pkce_pair()
         params = self.authorize_params(challenge, scope=scope, **overrides)
-        self.sign_in()
+        self.sign_in(username, password)
         response = self.decide(params)
         assert response.status_code == 302, response.get_data(as_text=True)
         return self.query(response.headers["Location"])["code"], verifier, params
@@ -204,12 +211,59 @@ class ProviderFlow:
             data["scope"] = scope
         return self.client.post("/token", data=data, headers=self.basic_auth(**auth))
 
-    def tokens(self, scope=FULL_SCOPE):
-        """Run the whole code flow and return the token response JSON and the request params."""
-        code, verifier, params = self.obtain_code(scope=scope)
-        response = self.redeem(code, verifier)
+    def tokens(self, scope=FULL_SCOPE, username="alice", password="wonderland", **client):
+        """Run the whole code flow (for the main client unless `client_id`, `client_secret` and
+        `redirect_uri` say otherwise) and return the token response JSON and the request params.
+        """
+        redirect_uri = client.pop("redirect_uri", REDIRECT_URI)
+        overrides = {"client_id": client["client_id"]} if "client_id" in client else {}
+        code, verifier, params = self.obtain_code(
+            scope=scope,
+            username=username,
+            password=password,
+            redirect_uri=redirect_uri,
+            **overrides,
+        )
+        response = self.redeem(code, verifier, redirect_uri=redirect_uri, **client)
         assert response.status_code == 200, response.get_data(as_text=True)
         return response.get_json(), params
+
+    def redeem_as_public_client(self, code, verifier, client_id, redirect_uri, **extra):
+        """POST the code to the token endpoint as a public client: client_id, no secret."""
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "client_id": client_id,
+        }
+        if verifier is not None:
+            data["code_verifier"] = verifier
+        data.update(extra)
+        return self.client.post("/token", data=data)
+
+    def refresh_as_public_client(self, refresh_token, client_id):
+        """POST a refresh grant as a public client: client_id, no secret."""
+        data = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": client_id,
+        }
+        return self.client.post("/token", data=data)
+
+    def profile_api(self, access_token):
+        """GET the resource server's profile API with the access token as a bearer token."""
+        return self.client.get("/api/profile", headers={"Authorization": f"Bearer {access_token}"})
+
+    def connections_page(self):
+        """GET the connected applications page."""
+        return self.client.get("/connections")
+
+    def revoke_connection(self, client_id, with_csrf=True):
+        """Press "Revoke access" for a client, with the page's CSRF token unless told not to."""
+        data = {}
+        if with_csrf:
+            data["csrf_token"] = self.csrf_token(self.client.get("/login").get_data(as_text=True))
+        return self.client.post(f"/connections/{client_id}/revoke", data=data)
 
     def revoke(self, token, hint=None, **auth):
         """POST a revocation request with client_secret_basic."""
@@ -248,6 +302,42 @@ class ProviderFlow:
 def flow(demo_client):
     """Step-by-step driver for the provider under test."""
     return ProviderFlow(demo_client)
+
+
+class Registered:
+    """What `flask --app demo_provider clients register` printed, read back."""
+
+    def __init__(self, result):
+        self.result = result
+        self.output = result.output
+        client_id = re.search(r"^\s*client_id:\s+(\S+)$", self.output, re.MULTILINE)
+        secret = re.search(r"^\s*client_secret:\s+(\S+)$", self.output, re.MULTILINE)
+        self.client_id = client_id.group(1) if client_id else None
+        self.client_secret = secret.group(1) if secret else None
+
+
+@pytest.fixture
+def run_clients_command(demo_app):
+    """Runs `flask --app demo_provider clients ...` against the provider under test."""
+
+    def run(*args):
+        return demo_app.test_cli_runner().invoke(args=["clients", *args])
+
+    return run
+
+
+@pytest.fixture
+def register_client(run_clients_command):
+    """Registers a client with `clients register` and returns what it printed, read back."""
+
+    def register(*extra, name="Attendee App", redirect_uri="http://127.0.0.1:8000/callback"):
+        result = run_clients_command(
+            "register", "--name", name, "--redirect-uri", redirect_uri, *extra
+        )
+        assert result.exit_code == 0, result.output
+        return Registered(result)
+
+    return register
 
 
 @pytest.fixture

@@ -38,13 +38,16 @@ def test_discovery_document_advertises_only_what_is_enforced(flow):
     assert metadata["response_types_supported"] == ["code"]
     assert metadata["grant_types_supported"] == ["authorization_code", "refresh_token"]
     assert metadata["code_challenge_methods_supported"] == ["S256"]
+    # `none` is for public clients only (see test_provider_client_registration.py).
     assert metadata["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
+        "none",
     ]
     assert metadata["revocation_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
+        "none",
     ]
     assert metadata["id_token_signing_alg_values_supported"] == ["RS256"]
     assert metadata["subject_types_supported"] == ["public"]

@@ -203,14 +203,6 @@ def test_running_the_provider_alone_binds_to_loopback_only(monkeypatch):
     assert calls == [{"host": "127.0.0.1", "port": 5001}]
 
 
-@pytest.mark.parametrize("value", [True, "true", "1"])
-def test_legacy_implicit_mode_cannot_be_switched_on(demo_config, tmp_path, value):
-    demo_config["DEMO_PROVIDER_LEGACY_IMPLICIT"] = value
-
-    with pytest.raises(ValueError, match="DEMO_PROVIDER_LEGACY_IMPLICIT"):
-        create_app(demo_config, instance_path=str(tmp_path / "instance"))
-
-
 def test_implicit_grant_is_off_by_default(flow):
     metadata = flow.client.get("/.well-known/openid-configuration").get_json()
     flow.sign_in()
@@ -235,6 +227,8 @@ SHIPPED_ROUTES = {
     ("/end-session", "GET"),
     ("/end-session", "POST"),
     ("/end-session/confirm", "POST"),
+    ("/connections", "GET"),
+    ("/connections/<client_id>/revoke", "POST"),
     ("/.well-known/openid-configuration", "GET"),
     ("/jwks.json", "GET"),
     ("/token", "POST"),
@@ -254,6 +248,22 @@ def test_provider_serves_no_route_beyond_the_documented_ones(demo_app):
     }
 
     assert routes == SHIPPED_ROUTES
+
+
+def test_implicit_lab_adds_only_its_two_pages(demo_config, tmp_path):
+    demo_config["DEMO_PROVIDER_LEGACY_IMPLICIT"] = True
+    app = create_app(demo_config, instance_path=str(tmp_path / "instance"))
+
+    routes = {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+    assert routes - SHIPPED_ROUTES == {
+        ("/labs/implicit", "GET"),
+        ("/labs/implicit/callback", "GET"),
+    }
 
 
 def test_provider_code_never_reaches_into_test_code():

@@ -1,0 +1,131 @@
+"""`flask --app demo_provider clients ...`: register extra clients for a workshop (confidential
+with a secret, or public with PKCE and no secret), list them, delete them. A new client's secret
+is printed once, at registration; the provider keeps only its digest.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from demo_provider import clients, scopes
+from demo_provider.models import Client
+
+clients_group = AppGroup("clients", help="Register, list and delete the Demo Provider's clients.")
+
+
+@clients_group.command("register")
+@click.option("--name", required=True, help="What people see on the consent page.")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    required=True,
+    help="Where codes are sent back (exact match; https, or http on a loopback address). "
+    "Repeat for several.",
+)
+@click.option(
+    "--public",
+    is_flag=True,
+    help="A client that cannot keep a secret (single-page or mobile app): no secret, "
+    "token endpoint authentication `none`. PKCE is required either way.",
+)
+@click.option(
+    "--scope",
+    default=" ".join(scopes.SUPPORTED),
+    show_default=True,
+    help="The scopes the client may ask for, space-separated.",
+)
+@click.option(
+    "--post-logout-redirect-uri",
+    "post_logout_redirect_uris",
+    multiple=True,
+    help="Where the provider may send people after RP-initiated logout. Repeat for several.",
+)
+@click.option(
+    "--legacy-implicit",
+    is_flag=True,
+    help="Also allow response_type=token while the implicit grant lab is on "
+    "(DEMO_PROVIDER_LEGACY_IMPLICIT, never in production).",
+)
+def register_command(
+    name, redirect_uris, public, scope, post_logout_redirect_uris, legacy_implicit
+) -> None:
+    """Register a client and print its credentials, once."""
+    try:
+        new = clients.create(
+            name,
+            redirect_uris,
+            scope=scope,
+            public=public,
+            post_logout_redirect_uris=post_logout_redirect_uris,
+            legacy_implicit=legacy_implicit,
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+    issuer = current_app.config["DEMO_PROVIDER_ISSUER"]
+    kind = "public" if public else "confidential"
+    click.echo(f'Registered "{name.strip()}", a {kind} client.\n')
+    click.echo(f"  client_id:     {new.client_id}")
+    if new.client_secret is not None:
+        click.echo(f"  client_secret: {new.client_secret}")
+        click.echo(
+            "\nCopy the secret now: the provider keeps only its digest and cannot show it again."
+        )
+        auth = "client_secret_basic (or client_secret_post)"
+    else:
+        auth = "none (send client_id only; there is no secret)"
+    click.echo()
+    click.echo(f"  issuer:        {issuer}")
+    click.echo(f"  discovery:     {issuer}/.well-known/openid-configuration")
+    for uri in redirect_uris:
+        click.echo(f"  redirect URI:  {uri}")
+    click.echo(f"  token endpoint authentication: {auth}")
+    click.echo("  PKCE:          required, code_challenge_method=S256")
+    if legacy_implicit and not current_app.config["DEMO_PROVIDER_LEGACY_IMPLICIT"]:
+        click.echo(
+            "\nresponse_type=token works for this client only while "
+            "DEMO_PROVIDER_LEGACY_IMPLICIT=true (never in production)."
+        )
+
+
+@clients_group.command("list")
+def list_command() -> None:
+    """List the registered clients, without secrets (only their digests are kept)."""
+    registered = clients.all_clients()
+    if not registered:
+        click.echo("No clients are registered.")
+        return
+    for client in registered:
+        click.echo(f'{client.client_id}  "{client.client_name}"  ({_describe(client)})')
+        for uri in client.redirect_uris:
+            click.echo(f"    redirect URI:  {uri}")
+        for uri in client.post_logout_redirect_uris:
+            click.echo(f"    after logout:  {uri}")
+        click.echo(f"    scope:         {client.scope}")
+
+
+@clients_group.command("delete")
+@click.argument("client_id")
+def delete_command(client_id: str) -> None:
+    """Delete a client; every token it holds stops working at once."""
+    configured = {item["client_id"] for item in current_app.config["DEMO_PROVIDER_CLIENTS"]}
+    if client_id in configured:
+        raise click.ClickException(
+            f"{client_id} is listed in DEMO_PROVIDER_CLIENTS and would be registered again at "
+            "the next start; remove it from the configuration instead."
+        )
+    if not clients.remove(client_id):
+        raise click.ClickException(f"No client is registered with client_id {client_id!r}.")
+    click.echo(f"Deleted {client_id}: its tokens no longer work, and its sign-ins are refused.")
+
+
+def _describe(client: Client) -> str:
+    """The client's kind and origin, in a few words."""
+    words = ["public" if client.is_public else "confidential"]
+    if client.allows_implicit:
+        words.append("legacy implicit")
+    words.append(f"from {client.registered_via}")
+    return ", ".join(words)

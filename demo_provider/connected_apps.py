@@ -1,0 +1,100 @@
+"""A person's connected applications: the clients that hold live tokens from their consent (what
+each may do, when it was allowed, when it last got a token), and revoking one, which ends every
+grant of that person to that client. The pages are in `views.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, exists, func, or_, select
+
+from demo_provider import models, scopes
+from demo_provider.extensions import db
+from demo_provider.models import Client, Grant, Token
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One client the person allowed, summed over every live grant they gave it."""
+
+    client_id: str
+    client_name: str
+    # (scope, plain words), worded as on the consent page.
+    scopes: list[tuple[str, str]]
+    # The most recent consent.
+    granted_at: datetime
+    # When a token was last issued: at sign-in, or when the client last refreshed.
+    last_token_at: datetime | None
+
+
+def for_user(user_id: int, refresh_token_lifetime: int) -> list[Connection]:
+    """The clients holding a usable token from this person's consent, by name.
+
+    A grant counts while it is not revoked and one of its tokens still works: an unexpired
+    access token, or a current refresh token within the grant's absolute lifetime. Consents whose
+    tokens have all run out are left off, since revoking them would change nothing.
+    """
+    now = models.epoch_now()
+    usable_refresh_token = and_(
+        Token.refresh_token_hash.is_not(None),
+        Token.refresh_revoked_at.is_(None),
+        Grant.created_at + refresh_token_lifetime >= now,
+    )
+    usable_access_token = and_(
+        Token.access_revoked_at.is_(None), Token.issued_at + Token.expires_in > now
+    )
+    live = exists().where(
+        Token.grant_id == Grant.id, or_(usable_refresh_token, usable_access_token)
+    )
+    last_issued = select(func.max(Token.issued_at)).where(Token.grant_id == Grant.id)
+    rows = db.session.execute(
+        select(Grant, Client.client_name, last_issued.scalar_subquery())
+        .join(Client, Client.client_id == Grant.client_id)
+        .where(Grant.user_id == user_id, Grant.revoked_at.is_(None), live)
+        .order_by(Grant.created_at)
+    )
+
+    summaries: dict[str, dict] = {}
+    for grant, client_name, last_token_at in rows:
+        summary = summaries.setdefault(
+            grant.client_id, {"client_name": client_name, "scope": [], "granted": 0, "last": 0}
+        )
+        summary["scope"].extend(grant.scope.split())
+        summary["granted"] = max(summary["granted"], grant.created_at)
+        summary["last"] = max(summary["last"], last_token_at or 0)
+    connections = [
+        Connection(
+            client_id=client_id,
+            client_name=summary["client_name"],
+            scopes=scopes.describe(" ".join(dict.fromkeys(summary["scope"]))),
+            granted_at=_moment(summary["granted"]),
+            last_token_at=_moment(summary["last"]) if summary["last"] else None,
+        )
+        for client_id, summary in summaries.items()
+    ]
+    return sorted(connections, key=lambda connection: connection.client_name.lower())
+
+
+def revoke(user_id: int, client_id: str) -> str | None:
+    """End every grant this person gave this client, with all its access and refresh tokens,
+    and return the client's name (also when they were already revoked: a second click is not an
+    error); None when the person never gave it any, so nobody can revoke, or learn about,
+    someone else's grants.
+
+    The client learns it at its next call: the API answers 401 and a refresh `invalid_grant`,
+    which is when a client shows "reconnect needed" and sends the person to consent again.
+    """
+    client = db.session.get(Client, client_id)
+    owned = select(Grant.id).where(Grant.user_id == user_id, Grant.client_id == client_id)
+    if client is None or db.session.scalar(owned.limit(1)) is None:
+        return None
+    client_name = client.client_name
+    models.revoke_grants(Grant.user_id == user_id, Grant.client_id == client_id)
+    return client_name
+
+
+def _moment(epoch_seconds: int) -> datetime:
+    """An epoch timestamp as an aware UTC datetime."""
+    return datetime.fromtimestamp(epoch_seconds, UTC)
