@@ -84,6 +84,8 @@ def _mount_demo_provider(app: Flask) -> None:
             "DEMO_PROVIDER_ISSUER": base_url + DEMO_PROVIDER_MOUNT,
             "DEMO_PROVIDER_ACCESS_TOKEN_TTL": app.config["DEMO_PROVIDER_ACCESS_TOKEN_TTL"],
             "DEMO_PROVIDER_SHOW_DEMO_USERS": app.config["APP_ENV"] != "production",
+            "DEMO_PROVIDER_PRODUCTION": app.config["APP_ENV"] == "production",
+            "DEMO_PROVIDER_LEGACY_IMPLICIT": app.config["DEMO_PROVIDER_LEGACY_IMPLICIT"],
             "DEMO_PROVIDER_CLIENTS": [
                 {
                     "client_id": app.config["DEMO_CLIENT_ID"],

@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     # production, where it is off unless asked for.
     "FLOW_INSPECTOR_ENABLED": None,
     "DEMO_PROVIDER_ACCESS_TOKEN_TTL": 300,
+    # The implicit-grant lab of the demo provider (deprecated flow, for teaching only).
+    "DEMO_PROVIDER_LEGACY_IMPLICIT": False,
     "DEMO_CLIENT_ID": "reference-app",
     "DEMO_CLIENT_SECRET": None,
     "DEMO_ISSUER": None,
@@ -88,6 +90,7 @@ ENVIRONMENT: dict[str, type] = {
     "DEMO_PROVIDER_EMBEDDED": bool,
     "FLOW_INSPECTOR_ENABLED": bool,
     "DEMO_PROVIDER_ACCESS_TOKEN_TTL": int,
+    "DEMO_PROVIDER_LEGACY_IMPLICIT": bool,
     "DEMO_CLIENT_ID": str,
     "DEMO_CLIENT_SECRET": str,
     "DEMO_ISSUER": str,

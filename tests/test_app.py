@@ -254,3 +254,19 @@ def test_doctor_online_fails_when_a_provider_cannot_be_reached(tmp_path):
     result = app.test_cli_runner().invoke(args=["doctor", "--online"])
     assert result.exit_code == 1
     assert "discovery_unreachable" in result.output
+
+
+def test_the_embedded_provider_offers_the_implicit_lab_only_when_asked(tmp_path):
+    settings = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3",
+        "DEMO_PROVIDER_EMBEDDED": True,
+        "SECRET_KEY": "x" * 32,
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "DEMO_CLIENT_SECRET": "s" * 32,
+    }
+    off = create_app(settings, instance_path=str(tmp_path / "off"))
+    assert off.test_client().get("/demo-provider/labs/implicit").status_code == 404
+    on = create_app(
+        {**settings, "DEMO_PROVIDER_LEGACY_IMPLICIT": True}, instance_path=str(tmp_path / "on")
+    )
+    assert on.test_client().get("/demo-provider/labs/implicit").status_code == 200

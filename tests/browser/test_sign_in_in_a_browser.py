@@ -80,3 +80,24 @@ def test_the_profile_fits_a_phone_screen(browser, site):
     screenshot(page, "profile-phone")
     context.close()
     assert overflow <= 0
+
+
+def test_revoking_access_at_the_provider_makes_the_app_ask_to_reconnect(page, site):
+    sign_in(page, site)
+    page.goto(site.url + "/demo-provider/connections")
+    assert "Flask Sign-in Reference App" in page.locator("main").inner_text()
+    screenshot(page, "connected-applications")
+    page.get_by_role("button", name=re.compile("Revoke")).first.click()
+    page.wait_for_url(re.compile(r".*/demo-provider/connections"))
+
+    page.goto(site.url + "/profile")
+    text = page.locator("main").inner_text()
+    assert "Reconnect needed" in text
+    screenshot(page, "reconnect-needed")
+
+    page.get_by_role("button", name="Reconnect Demo Provider").click()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(site.url + "/profile")
+    text = page.locator("main").inner_text()
+    assert "Reconnect needed" not in text
+    assert "Wonderland" in text
