@@ -1,0 +1,187 @@
+"""Database queries per profile view, on the hot path (signed-in user, valid access token).
+
+In process: the real app from `app.create_app()` on a throwaway PostgreSQL database, the demo
+provider live on 127.0.0.1, Alice signed in through the whole flow with Flask's test client.
+After a few warm-up views, SQLAlchemy engine events count, for each further profile view, the
+SQL statements sent (`before_cursor_execute`), the connection checkouts from the pool (each one
+a pre-ping round trip when `pool_pre_ping` is on) and the transaction ends (commit or rollback).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask_migrate import upgrade
+from sqlalchemy import event
+
+import app as client_app
+from bench import site
+from bench.report import Result
+from extensions import db
+from tests.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIRECT_URI,
+    Flow,
+    client_config,
+    serve_provider,
+)
+from tests.deployment import throwaway_database
+
+NAME = "queries"
+TITLE = "Database queries per profile view"
+GOAL = 2
+WARMUP_VIEWS = 3
+
+
+def _shape(statement: str) -> str:
+    """A statement in a few words: its verb and the table it is about."""
+    verb = statement.split(None, 1)[0].upper()
+    table = re.search(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", statement, re.IGNORECASE)
+    return f"{verb} {table.group(1)}" if table else verb
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.checkouts = 0
+        self.ends = 0
+
+    def take(self) -> tuple[list[str], int, int]:
+        """The counts since the last take, and start again."""
+        taken = (self.statements, self.checkouts, self.ends)
+        self.statements, self.checkouts, self.ends = [], 0, 0
+        return taken
+
+
+@contextmanager
+def _counting(engine):
+    """Counts of what the engine does while the block runs."""
+    counts = _Counts()
+
+    def statement(conn, cursor, sql, parameters, context, executemany):
+        counts.statements.append(_shape(sql))
+
+    def checkout(*args):
+        counts.checkouts += 1
+
+    def end(*args):
+        counts.ends += 1
+
+    listeners = [
+        (engine, "before_cursor_execute", statement),
+        (engine, "checkout", checkout),
+        (engine, "commit", end),
+        (engine, "rollback", end),
+    ]
+    for target, name, function in listeners:
+        event.listen(target, name, function)
+    try:
+        yield counts
+    finally:
+        for target, name, function in listeners:
+            event.remove(target, name, function)
+
+
+def run(options: site.Options) -> Result:
+    """The counts with production's settings, then with the flow inspector on."""
+    views = 20 if options.quick else 100
+    workdir = options.workdir / NAME
+    workdir.mkdir(parents=True, exist_ok=True)
+    registration = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uris": [REDIRECT_URI],
+        "client_name": "Flask Sign-in Reference App",
+        "scope": "openid profile email offline_access",
+    }
+    with throwaway_database(options.database_url) as database_url:
+        live, server = serve_provider(str(workdir / "demo-provider"), [registration])
+        try:
+            flask_app = client_app.create_app(
+                client_config(
+                    Path(workdir),
+                    live.issuer,
+                    DATABASE_URL=database_url,
+                    TESTING=False,
+                    FLOW_INSPECTOR_ENABLED=False,
+                )
+            )
+            with flask_app.app_context():
+                # Alembic's logging configuration would print each migration.
+                logging.disable(logging.INFO)
+                try:
+                    upgrade()
+                finally:
+                    logging.disable(logging.NOTSET)
+                engine = db.engine
+            try:
+                client = _signed_in(flask_app, live)
+                hot_path = _Views(_measure(client, engine, views))
+                # The same views as development serves them, where the inspector is on.
+                flask_app.config["FLOW_INSPECTOR_ENABLED"] = True
+                inspected = _Views(_measure(client, engine, views))
+            finally:
+                engine.dispose()
+        finally:
+            server.stop()
+    return Result(
+        title=TITLE,
+        figures=[
+            f"SQL statements per view: {hot_path.statements:g} (max {hot_path.worst})",
+            f"which: {hot_path.shapes}",
+            f"also per view: {hot_path.checkouts:g} pool checkout (pre-ping round trip), "
+            f"{hot_path.ends:g} transaction end (commit or rollback)",
+            f"with the flow inspector on (development default): {inspected.statements:g} "
+            f"statements ({inspected.shapes}), {inspected.checkouts:g} checkouts, "
+            f"{inspected.ends:g} transaction ends",
+        ],
+        goal=f"≤ {GOAL} statements per view (production settings)",
+        met=hot_path.worst <= GOAL,
+        notes=[
+            f"in process (Flask test client), PostgreSQL, live demo provider; {WARMUP_VIEWS}",
+            f"warm-up views, then {views} views counted with SQLAlchemy engine events, with the",
+            "flow inspector off as in production, then again with it on.",
+        ],
+    )
+
+
+class _Views:
+    """Counts per view, summed up."""
+
+    def __init__(self, per_view: list[tuple[list[str], int, int]]) -> None:
+        count = len(per_view)
+        lengths = [len(statements) for statements, _, _ in per_view]
+        self.statements = sum(lengths) / count
+        self.worst = max(lengths)
+        shapes = Counter(shape for statements, _, _ in per_view for shape in statements)
+        self.shapes = ", ".join(f"{shape} x{n / count:g}" for shape, n in shapes.items())
+        self.checkouts = sum(checkouts for _, checkouts, _ in per_view) / count
+        self.ends = sum(ends for _, _, ends in per_view) / count
+
+
+def _signed_in(flask_app, live):
+    """A test client through which Alice signed in."""
+    client = flask_app.test_client()
+    answer = Flow(client, live).sign_in("alice")
+    if answer.status_code != 303:
+        raise RuntimeError(f"sign-in failed: {answer.status_code}")
+    return client
+
+
+def _measure(client, engine, views: int) -> list[tuple[list[str], int, int]]:
+    """The counts of each profile view, after a few uncounted ones."""
+    for _ in range(WARMUP_VIEWS):
+        client.get("/profile")
+    per_view = []
+    with _counting(engine) as counts:
+        for _ in range(views):
+            page = client.get("/profile")
+            if site.LIVE_PROFILE_TEXT not in page.get_data(as_text=True):
+                raise RuntimeError(f"the profile page is not live: {page.status_code}")
+            per_view.append(counts.take())
+    return per_view

@@ -1,0 +1,139 @@
+"""Profile page throughput and latency under gunicorn, beside its ceiling.
+
+One gunicorn instance with the checked-in settings' default concurrency (2 gthread workers of 8
+threads) serves both the real `/profile` (signed-in user, valid access token: session cookie,
+user and link from PostgreSQL, token decrypted, one call to the provider's API, page rendered)
+and `/bench/ceiling` from bench/ceiling_app.py (the same single upstream call through one pooled
+session, nothing else). Each gets the same load from 16 client threads with kept-alive
+connections: a warm-up, then turns of a fixed number of requests or seconds, whichever ends
+first, the two routes alternating so both meet the same conditions on a shared machine. Reports
+requests per second, p50 and p99 latency, the profile's share of the ceiling's throughput, and
+the CPU each process spent per request (what limits the figures on a small machine).
+"""
+
+from __future__ import annotations
+
+import os
+
+from bench import ceiling_app, cpu, load, site
+from bench.report import Result
+from tests.deployment import gunicorn_command
+
+NAME = "throughput"
+TITLE = "Profile page throughput and latency"
+GOAL_SHARE = 0.70
+CONCURRENCY = 16
+WORKERS = 2
+THREADS = 8
+
+
+def ceiling_command(port: int, workers: int, threads: int) -> list[str]:
+    """The checked-in gunicorn configuration serving the app with the ceiling route."""
+    return [*gunicorn_command(port, workers, threads), "bench.ceiling_app:create_app()"]
+
+
+def _summary(result: load.LoadResult) -> str:
+    """Throughput and latency in a few words."""
+    failed = f", {result.failed} failed" if result.failed else ""
+    return (
+        f"{result.rate:.0f} req/s, p50 {result.percentile(0.50):.1f} ms, "
+        f"p99 {result.percentile(0.99):.1f} ms{failed}"
+    )
+
+
+def _cpu(usage: cpu.Usage, result: load.LoadResult) -> str:
+    """CPU milliseconds per request by process, the provider's share of its one interpreter,
+    and how busy the machine was: what limited the run."""
+    count = max(1, result.ok + result.failed)
+    parts = {
+        "app workers": usage.workers,
+        "provider": usage.provider,
+        "PostgreSQL": usage.database,
+        "load generator": result.cpu_seconds,
+    }
+    per_request = ", ".join(
+        f"{name} {seconds / count * 1000:.2f}" for name, seconds in parts.items()
+    )
+    seconds = result.seconds or 1.0
+    # Whatever else kept the machine busy was not this benchmark: other work skews the figures.
+    own = sum(parts.values()) / (seconds * (os.cpu_count() or 1))
+    return (
+        f"{per_request} (provider busy {usage.provider / seconds:.0%} of one core; "
+        f"machine CPU busy {usage.machine_busy:.0%}, {own:.0%} by this benchmark)"
+    )
+
+
+def _measure(running: site.Site, routes: dict[str, tuple[list[load.Target], str]], quick: bool):
+    """Warm every route up, then measure them in turns (so both meet the same conditions on a
+    shared machine), recording the CPU used by every process; results by route."""
+    rounds, requests, seconds, warmup = (1, 1000, 5.0, 200) if quick else (3, 2500, 8.0, 500)
+    for targets, expect in routes.values():
+        load.run(targets, concurrency=CONCURRENCY, requests=warmup, seconds=seconds, expect=expect)
+    runs: dict[str, list[tuple[load.LoadResult, cpu.Usage]]] = {name: [] for name in routes}
+    for _ in range(rounds):
+        for name, (targets, expect) in routes.items():
+            meter = cpu.Meter(running.deployment)
+            meter.start()
+            result = load.run(
+                targets, concurrency=CONCURRENCY, requests=requests, seconds=seconds, expect=expect
+            )
+            runs[name].append((result, meter.stop()))
+    return {name: _combined(measured) for name, measured in runs.items()}
+
+
+def _combined(measured: list[tuple[load.LoadResult, cpu.Usage]]):
+    """Turns of one route as one run: CPU added up, machine load weighted by each turn's time."""
+    results = [result for result, _ in measured]
+    seconds = sum(result.seconds for result in results) or 1.0
+    usage = cpu.Usage(
+        workers=sum(usage.workers for _, usage in measured),
+        database=sum(usage.database for _, usage in measured),
+        provider=sum(usage.provider for _, usage in measured),
+        machine_busy=sum(usage.machine_busy * r.seconds for r, usage in measured) / seconds,
+    )
+    return load.combined(results), usage
+
+
+def run(options: site.Options) -> Result:
+    """Both routes measured on one deployment."""
+    with site.running(
+        options, NAME, instances=1, workers=WORKERS, threads=THREADS, command=ceiling_command
+    ) as running:
+        deployment = running.deployment
+        browser = site.signed_in(deployment)
+        access_token = deployment.decrypt(deployment.link_row()["access_token_ciphertext"])
+        ceiling_target = load.Target(
+            port=deployment.instances[0].port,
+            path="/bench/ceiling",
+            headers={ceiling_app.BEARER_HEADER: access_token},
+        )
+        measured = _measure(
+            running,
+            {
+                "ceiling": ([ceiling_target], "Alice"),
+                "profile": (site.profile_targets(deployment, browser), site.LIVE_PROFILE_TEXT),
+            },
+            options.quick,
+        )
+    (ceiling, ceiling_cpu), (profile, profile_cpu) = measured["ceiling"], measured["profile"]
+    share = profile.rate / ceiling.rate if ceiling.rate else 0.0
+    return Result(
+        title=TITLE,
+        figures=[
+            f"profile: {_summary(profile)}",
+            f"ceiling: {_summary(ceiling)}",
+            f"profile / ceiling: {share:.0%}",
+        ],
+        goal=f"profile ≥ {GOAL_SHARE:.0%} of the ceiling's req/s, no failures",
+        met=share >= GOAL_SHARE and not profile.failed,
+        notes=[
+            f"1 gunicorn instance, {WORKERS} gthread workers x {THREADS} threads;",
+            f"{CONCURRENCY} keep-alive client threads in a separate process;",
+            "a warm-up, then the two routes in turns, each turn a fixed count of requests or",
+            f"seconds{' (short run)' if options.quick else ', 3 turns each'}.",
+            f"Upstream: the demo provider on {options.provider_server} in the benchmark process",
+            "(one interpreter); everything shares the machine's cores.",
+            f"CPU ms per request — profile: {_cpu(profile_cpu, profile)};",
+            f"ceiling: {_cpu(ceiling_cpu, ceiling)}.",
+        ],
+    )
