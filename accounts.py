@@ -9,6 +9,7 @@ import hmac
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 import providers
 import security_events
@@ -181,7 +182,8 @@ def load_user(session_id: str) -> User | None:
     """The user a session cookie names, if they exist and the cookie's session token is current."""
     user_id, _, token = str(session_id).partition(":")
     try:
-        user = db.session.get(User, int(user_id))
+        # The links come in the same query: every signed-in page shows or checks them.
+        user = db.session.get(User, int(user_id), options=[joinedload(User.linked_accounts)])
     except (TypeError, ValueError):
         return None
     if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
