@@ -63,23 +63,16 @@ def fetch_identity(provider: Provider, access_token: str) -> tuple[str, Profile]
 
 def from_config(config: Mapping[str, Any]) -> list[Provider]:
     """GitHub, when GITHUB_CLIENT_ID is set."""
-    found = settings.credentials(config, NAME)
-    if found is None:
-        return []
-    client_id, client_secret = found
-    return [
-        Provider(
-            name=NAME,
-            title=settings.optional(config, NAME, "TITLE", TITLE),
-            client_id=client_id,
-            client_secret=client_secret,
-            scope=settings.optional(config, NAME, "SCOPE", SCOPE),
-            endpoints={
-                "authorization_endpoint": AUTHORIZATION_ENDPOINT,
-                "token_endpoint": TOKEN_ENDPOINT,
-            },
-            profile_endpoint=USER_URL,
-            map_profile=map_profile,
-            fetch_identity=fetch_identity,
-        )
-    ]
+    return settings.built_in(
+        config,
+        NAME,
+        title=TITLE,
+        scope=SCOPE,
+        endpoints={
+            "authorization_endpoint": AUTHORIZATION_ENDPOINT,
+            "token_endpoint": TOKEN_ENDPOINT,
+        },
+        profile_endpoint=USER_URL,
+        map_profile=map_profile,
+        fetch_identity=fetch_identity,
+    )

@@ -28,18 +28,11 @@ def map_profile(claims: Mapping[str, Any]) -> Profile:
 
 def from_config(config: Mapping[str, Any]) -> list[Provider]:
     """GitLab, when GITLAB_CLIENT_ID is set."""
-    found = settings.credentials(config, NAME)
-    if found is None:
-        return []
-    client_id, client_secret = found
-    return [
-        Provider(
-            name=NAME,
-            title=settings.optional(config, NAME, "TITLE", TITLE),
-            client_id=client_id,
-            client_secret=client_secret,
-            scope=settings.optional(config, NAME, "SCOPE", SCOPE),
-            issuer=settings.optional(config, NAME, "ISSUER", ISSUER),
-            map_profile=map_profile,
-        )
-    ]
+    return settings.built_in(
+        config,
+        NAME,
+        title=TITLE,
+        scope=SCOPE,
+        issuer=settings.optional(config, NAME, "ISSUER", ISSUER),
+        map_profile=map_profile,
+    )

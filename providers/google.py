@@ -18,19 +18,12 @@ SCOPE = "openid profile email"
 
 def from_config(config: Mapping[str, Any]) -> list[Provider]:
     """Google, when GOOGLE_CLIENT_ID is set."""
-    found = settings.credentials(config, NAME)
-    if found is None:
-        return []
-    client_id, client_secret = found
-    return [
-        Provider(
-            name=NAME,
-            title=settings.optional(config, NAME, "TITLE", TITLE),
-            client_id=client_id,
-            client_secret=client_secret,
-            scope=settings.optional(config, NAME, "SCOPE", SCOPE),
-            issuer=ISSUER,
-            map_profile=oidc.map_profile,
-            extra_authorize_params={"access_type": "offline", "prompt": "consent"},
-        )
-    ]
+    return settings.built_in(
+        config,
+        NAME,
+        title=TITLE,
+        scope=SCOPE,
+        issuer=ISSUER,
+        map_profile=oidc.map_profile,
+        extra_authorize_params={"access_type": "offline", "prompt": "consent"},
+    )

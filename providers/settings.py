@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from config import ConfigurationError
+from providers.registry import Provider
 
 
 def credentials(config: Mapping[str, Any], name: str) -> tuple[str, str] | None:
@@ -29,3 +30,27 @@ def credentials(config: Mapping[str, Any], name: str) -> tuple[str, str] | None:
 def optional(config: Mapping[str, Any], name: str, setting: str, default: str) -> str:
     """`<NAME>_<SETTING>` if configured, else the default."""
     return config.get(f"{name.upper()}_{setting}") or default
+
+
+def built_in(
+    config: Mapping[str, Any], name: str, *, title: str, scope: str, **fields: Any
+) -> list[Provider]:
+    """The built-in provider `name` when its client id is set, else nothing.
+
+    Its title and scope can be overridden by `<NAME>_TITLE` and `<NAME>_SCOPE`; `fields` are
+    the rest of the provider's definition.
+    """
+    found = credentials(config, name)
+    if found is None:
+        return []
+    client_id, client_secret = found
+    return [
+        Provider(
+            name=name,
+            title=optional(config, name, "TITLE", title),
+            client_id=client_id,
+            client_secret=client_secret,
+            scope=optional(config, name, "SCOPE", scope),
+            **fields,
+        )
+    ]

@@ -127,6 +127,19 @@ def client_config(tmp_path, issuer: str, **overrides):
 
 
 @pytest.fixture
+def corp_env(monkeypatch, corp_issuer):
+    """The second issuer switched on as the generic OIDC provider "corp", through the environment
+    exactly as a deployment would (OIDC_PROVIDERS and CORP_*). Pair it with app settings
+    `{"OIDC_PROVIDERS": None}` so the test defaults do not override the environment."""
+    monkeypatch.setenv("OIDC_PROVIDERS", "corp")
+    monkeypatch.setenv("CORP_ISSUER", corp_issuer.issuer)
+    monkeypatch.setenv("CORP_CLIENT_ID", CORP_CLIENT_ID)
+    monkeypatch.setenv("CORP_CLIENT_SECRET", CORP_CLIENT_SECRET)
+    monkeypatch.setenv("CORP_TITLE", "Corp SSO")
+    return corp_issuer
+
+
+@pytest.fixture
 def app_overrides():
     """Extra client settings for one test module (override this fixture)."""
     return {}

@@ -6,23 +6,14 @@ import pytest
 
 from app import create_app
 from config import ConfigurationError
-from tests.conftest import CORP_CLIENT_ID, CORP_CLIENT_SECRET, client_config
+from tests.conftest import client_config
 from tests.forms import csrf_token
 from tests.live_provider import query
 
 
 @pytest.fixture(autouse=True)
-def corp_env(monkeypatch, corp_issuer):
-    monkeypatch.setenv("OIDC_PROVIDERS", "corp")
-    monkeypatch.setenv("CORP_ISSUER", corp_issuer.issuer)
-    monkeypatch.setenv("CORP_CLIENT_ID", CORP_CLIENT_ID)
-    monkeypatch.setenv("CORP_CLIENT_SECRET", CORP_CLIENT_SECRET)
-    monkeypatch.setenv("CORP_TITLE", "Corp SSO")
-
-
-@pytest.fixture
 def app_overrides(corp_env):
-    # Environment, not test overrides, must configure it: drop the fixture's empty default.
+    # "corp" comes from the environment: drop the test default that would override it.
     return {"OIDC_PROVIDERS": None}
 
 

@@ -7,22 +7,12 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import LinkedAccount, User
-from tests.conftest import CORP_CLIENT_ID, CORP_CLIENT_SECRET
 from tests.forms import csrf_token
 
 
 @pytest.fixture(autouse=True)
-def corp_env(monkeypatch, corp_issuer):
-    """A second provider, "corp": another client at the live issuer, a separate identity space."""
-    monkeypatch.setenv("OIDC_PROVIDERS", "corp")
-    monkeypatch.setenv("CORP_ISSUER", corp_issuer.issuer)
-    monkeypatch.setenv("CORP_CLIENT_ID", CORP_CLIENT_ID)
-    monkeypatch.setenv("CORP_CLIENT_SECRET", CORP_CLIENT_SECRET)
-    monkeypatch.setenv("CORP_TITLE", "Corp SSO")
-
-
-@pytest.fixture
-def app_overrides():
+def app_overrides(corp_env):
+    # "corp" comes from the environment: drop the test default that would override it.
     return {"OIDC_PROVIDERS": None}
 
 

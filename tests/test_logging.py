@@ -13,7 +13,7 @@ import log_safety
 import tokens
 from extensions import db
 from models import LinkedAccount
-from tests.conftest import CLIENT_SECRET, CORP_CLIENT_ID, CORP_CLIENT_SECRET
+from tests.conftest import CLIENT_SECRET, CORP_CLIENT_SECRET
 from tests.forms import csrf_token
 from tests.live_provider import query
 
@@ -84,23 +84,14 @@ def test_a_refresh_is_a_security_event(flow, app, client, caplog):
     assert not [e for e in events(caplog) if e["event"] == "refresh" and e["outcome"] == "ok"]
 
 
-@pytest.fixture
-def corp(monkeypatch, corp_issuer):
-    monkeypatch.setenv("OIDC_PROVIDERS", "corp")
-    monkeypatch.setenv("CORP_ISSUER", corp_issuer.issuer)
-    monkeypatch.setenv("CORP_CLIENT_ID", CORP_CLIENT_ID)
-    monkeypatch.setenv("CORP_CLIENT_SECRET", CORP_CLIENT_SECRET)
-    return corp_issuer
-
-
-@pytest.fixture
-def app_overrides(corp):
-    # The app reads the corp provider from the environment the `corp` fixture sets.
+@pytest.fixture(autouse=True)
+def app_overrides(corp_env):
+    # "corp" comes from the environment: drop the test default that would override it.
     return {"OIDC_PROVIDERS": None}
 
 
 def test_no_secret_reaches_any_log_with_every_logger_at_debug(
-    flow, client, app, provider, corp, caplog, capfd
+    flow, client, app, provider, caplog, capfd
 ):
     caplog.set_level(logging.DEBUG)
     for name in ("authlib", "urllib3", "requests", "werkzeug", "sqlalchemy", "app", "security"):
