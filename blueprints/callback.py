@@ -69,6 +69,13 @@ def finish(provider_name: str):
         # A response for provider A delivered to provider B's callback: a mix-up attack.
         return _refuse(provider, "provider_mismatch", "This response belongs to another provider.")
 
+    linking = attempt.user_id is not None
+    if linking and (not current_user.is_authenticated or current_user.id != attempt.user_id):
+        # A link started by one user must not complete in another user's session (or in none):
+        # that would attach the first user's provider account to whoever holds this browser
+        # now. Refused before the code is redeemed, so no token is even fetched.
+        return _refuse(provider, "link_user_mismatch", "This link was started by someone else.")
+
     _trace_callback(provider, args)
     try:
         result = providers.finish(
@@ -80,8 +87,8 @@ def finish(provider_name: str):
     except providers.ProviderError as error:
         return _error_page(provider, error)
 
-    if attempt.user_id is not None:
-        return _finish_link(provider, attempt, result)
+    if linking:
+        return _finish_link(provider, result)
     try:
         user = accounts.sign_in(result, provider_title=provider.title)
     except accounts.AccountRuleError as error:
@@ -124,11 +131,7 @@ def _trace_callback(provider: providers.Provider, args) -> None:
     flow_trace.record(flow_trace.BROWSER, flow_trace.CLIENT, f"GET {request.path}", details)
 
 
-def _finish_link(provider: providers.Provider, attempt, result):
-    # A link started by one user must not complete in another user's session (or none): that
-    # would attach the first user's provider account to whoever holds this browser now.
-    if not current_user.is_authenticated or current_user.id != attempt.user_id:
-        return _refuse(provider, "link_user_mismatch", "This link was started by someone else.")
+def _finish_link(provider: providers.Provider, result):
     try:
         accounts.link(current_user, result, provider_title=provider.title)
     except accounts.AccountRuleError as error:

@@ -113,7 +113,9 @@ def _start_in(client, provider_name: str) -> str:
     ]
 
 
-def test_a_link_started_by_one_user_cannot_finish_in_another_users_session(flow, client, app):
+def test_a_link_started_by_one_user_cannot_finish_in_another_users_session(
+    flow, client, app, corp_issuer
+):
     flow.sign_in("alice")
     alice_link_url = start_link(flow, "corp")
     # Someone else signs in on the same browser before the link completes.
@@ -124,6 +126,7 @@ def test_a_link_started_by_one_user_cannot_finish_in_another_users_session(flow,
 
     assert response.status_code == 400
     assert "link_user_mismatch" in response.get_data(as_text=True)
+    assert corp_issuer.recorder.token_requests("authorization_code") == []
     with app.app_context():
         assert db.session.scalars(select(LinkedAccount.provider)).all() == ["demo", "demo"]
 
