@@ -87,8 +87,7 @@ def authorize():
     owner = _resource_owner()
     authorization = server.authorization_server()
     try:
-        grant = authorization.get_consent_grant(end_user=owner)
-        _reject_request_objects(grant)
+        grant = _validated_grant(authorization, owner)
     except OAuth2Error as error:
         return _authorization_error(error)
 
@@ -133,8 +132,7 @@ def authorize_decision():
     authorization = server.authorization_server()
     try:
         # Validate again: the hidden fields came back from the browser and may have been edited.
-        grant = authorization.get_consent_grant(end_user=owner)
-        _reject_request_objects(grant)
+        grant = _validated_grant(authorization, owner)
     except OAuth2Error as error:
         return _authorization_error(error)
 
@@ -313,6 +311,13 @@ def _authorize_path(fields) -> str:
                 continue
         kept.append((key, value))
     return f"{request.path}?{urlencode(kept)}"
+
+
+def _validated_grant(authorization, owner):
+    """The grant for this authorization request, fully validated, or OAuth2Error."""
+    grant = authorization.get_consent_grant(end_user=owner)
+    _reject_request_objects(grant)
+    return grant
 
 
 def _reject_request_objects(grant) -> None:
