@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, g, render_template, request
-from flask_login import current_user
+from flask import Flask, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -56,8 +55,9 @@ def init_app(app: Flask) -> None:
             headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         # Pages for a signed-in user, the callback and every POST answer must not be kept by
         # the browser or a shared cache (the back button on a shared computer, a proxy).
+        # The session's user id, not current_user: no user load (a query) for static files.
         if (
-            current_user.is_authenticated
+            "_user_id" in session
             or request.endpoint == "callback.finish"
             or request.method == "POST"
         ):
