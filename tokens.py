@@ -154,6 +154,8 @@ def fresh_access_token(
 
 def _trace_decision(link: LinkedAccount, reason: str | None) -> None:
     """Tell the inspector whether the stored access token is used as is, and if not, why."""
+    if not flow_trace.enabled():
+        return  # nothing to compute on the hot path when nobody is inspecting
     leeway = current_app.config["TOKEN_REFRESH_LEEWAY"]
     if link.expires_at is None:
         remaining = "no expiry given by the provider"
