@@ -70,25 +70,23 @@ def postgres_version(database_url: str) -> str:
     return f"PostgreSQL {version.split()[0]}"
 
 
+def _git(*args: str) -> str:
+    """The output of a git command run in the repository."""
+    return subprocess.run(  # noqa: S603 (fixed git subcommands, no outside input)
+        ["git", *args],  # noqa: S607 (git from PATH)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    ).stdout.strip()
+
+
 def _commit() -> str:
     """The commit measured, marked when the work tree had changes on top of it."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 (git from PATH)
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "commit unknown"
     return f"commit {head}{' + changes' if dirty else ''}"
