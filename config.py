@@ -32,6 +32,11 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_CONNECT_TIMEOUT": 3.05,
     "HTTP_READ_TIMEOUT": 10.0,
     "HTTP_POOL_SIZE": 10,
+    # Database connections kept open per process. A request holds its connection until it ends,
+    # so this should be at least the threads per gunicorn worker (8 by default): beyond the pool,
+    # every concurrent request opens and closes a connection of its own (on PostgreSQL, a new
+    # server process each time).
+    "DATABASE_POOL_SIZE": 10,
     # Discovery documents and JWKS are cached this long; an unknown key id refetches the JWKS at
     # most once per JWKS_MIN_REFETCH_INTERVAL so random `kid`s cannot cause a fetch storm.
     "PROVIDER_METADATA_TTL": 3600,
@@ -83,6 +88,7 @@ ENVIRONMENT: dict[str, type] = {
     "HTTP_CONNECT_TIMEOUT": float,
     "HTTP_READ_TIMEOUT": float,
     "HTTP_POOL_SIZE": int,
+    "DATABASE_POOL_SIZE": int,
     "PROVIDER_METADATA_TTL": int,
     "JWKS_MIN_REFETCH_INTERVAL": int,
     "ID_TOKEN_LEEWAY": int,
@@ -130,12 +136,14 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or (
         "sqlite:///" + os.path.join(app.instance_path, "app.sqlite3")
     )
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A refresh holds SQLite's write lock while it waits on the provider: let others wait
         # longer than the slowest provider call instead of failing with "database is locked".
-        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
         options.setdefault("connect_args", {"timeout": 30})
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    else:
+        options.setdefault("pool_size", app.config["DATABASE_POOL_SIZE"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _parse(value: str, kind: type) -> Any:

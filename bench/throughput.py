@@ -64,9 +64,10 @@ def _cpu(usage: cpu.Usage, result: load.LoadResult) -> str:
 
 
 def _measure(running: site.Site, routes: dict[str, tuple[list[load.Target], str]], quick: bool):
-    """Warm every route up, then measure them in turns (so both meet the same conditions on a
-    shared machine), recording the CPU used by every process; results by route."""
-    rounds, requests, seconds, warmup = (1, 1000, 5.0, 200) if quick else (3, 2500, 8.0, 500)
+    """Warm every route up, then measure them in short turns (so both meet the same conditions
+    on a shared machine whose speed drifts), recording the CPU used by every process; results
+    by route, and each route's requests per second turn by turn."""
+    rounds, requests, seconds, warmup = (1, 1000, 5.0, 200) if quick else (6, 1250, 4.0, 500)
     for targets, expect in routes.values():
         load.run(targets, concurrency=CONCURRENCY, requests=warmup, seconds=seconds, expect=expect)
     runs: dict[str, list[tuple[load.LoadResult, cpu.Usage]]] = {name: [] for name in routes}
@@ -78,7 +79,9 @@ def _measure(running: site.Site, routes: dict[str, tuple[list[load.Target], str]
                 targets, concurrency=CONCURRENCY, requests=requests, seconds=seconds, expect=expect
             )
             runs[name].append((result, meter.stop()))
-    return {name: _combined(measured) for name, measured in runs.items()}
+    combined = {name: _combined(measured) for name, measured in runs.items()}
+    rates = {name: [result.rate for result, _ in measured] for name, measured in runs.items()}
+    return combined, rates
 
 
 def _combined(measured: list[tuple[load.LoadResult, cpu.Usage]]):
@@ -107,7 +110,7 @@ def run(options: site.Options) -> Result:
             path="/bench/ceiling",
             headers={ceiling_app.BEARER_HEADER: access_token},
         )
-        measured = _measure(
+        measured, rates = _measure(
             running,
             {
                 "ceiling": ([ceiling_target], "Alice"),
@@ -117,12 +120,15 @@ def run(options: site.Options) -> Result:
         )
     (ceiling, ceiling_cpu), (profile, profile_cpu) = measured["ceiling"], measured["profile"]
     share = profile.rate / ceiling.rate if ceiling.rate else 0.0
+    # Each profile turn against the ceiling turn just before it: how much the machine drifted.
+    pairs = [p / c for p, c in zip(rates["profile"], rates["ceiling"], strict=True) if c]
+    spread = f" (turn by turn: {min(pairs):.0%} to {max(pairs):.0%})" if len(pairs) > 1 else ""
     return Result(
         title=TITLE,
         figures=[
             f"profile: {_summary(profile)}",
             f"ceiling: {_summary(ceiling)}",
-            f"profile / ceiling: {share:.0%}",
+            f"profile / ceiling: {share:.0%}{spread}",
         ],
         goal=f"profile ≥ {GOAL_SHARE:.0%} of the ceiling's req/s, no failures",
         met=share >= GOAL_SHARE and not profile.failed,
@@ -130,7 +136,7 @@ def run(options: site.Options) -> Result:
             f"1 gunicorn instance, {WORKERS} gthread workers x {THREADS} threads;",
             f"{CONCURRENCY} keep-alive client threads in a separate process;",
             "a warm-up, then the two routes in turns, each turn a fixed count of requests or",
-            f"seconds{' (short run)' if options.quick else ', 3 turns each'}.",
+            f"seconds{' (short run)' if options.quick else ', 6 turns each'}.",
             f"Upstream: the demo provider on {options.provider_server} in the benchmark process",
             "(one interpreter); everything shares the machine's cores.",
             f"CPU ms per request — profile: {_cpu(profile_cpu, profile)};",

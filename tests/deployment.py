@@ -243,6 +243,14 @@ class Deployment:
         with self.engine.connect() as connection:
             return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
 
+    def connections_opened(self) -> int:
+        """Connections opened to the deployment's database so far, this question's included
+        (PostgreSQL 14+ counts them; each backend reports its own at its first transaction)."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            ).scalar_one()
+
     def decrypt(self, ciphertext: bytes | None) -> str | None:
         """The plaintext of a stored token, with the deployment's keys."""
         if ciphertext is None:

@@ -162,6 +162,27 @@ def test_a_storm_of_requests_with_an_expired_token_refreshes_once_across_instanc
     assert len(site.provider.recorder.token_requests("refresh_token")) == 2
 
 
+def test_a_worker_keeps_one_database_connection_per_thread(tmp_path, failure_logs):
+    """Bursts of concurrent requests reuse pooled connections: none is opened and closed per
+    request, which on PostgreSQL would start a new server process each time."""
+    threads = 8
+    with deploy(
+        tmp_path, os.environ[DATABASE_URL_VARIABLE], instances=1, workers=1, threads=threads
+    ) as site:
+        failure_logs.append(site)
+        browser = site.browser()
+        assert browser.sign_in("alice").status_code == 303
+        opened_before = site.connections_opened()
+
+        for _ in range(5):
+            pages = browser.storm(2 * threads)
+            assert Counter(outcome(page) for page in pages) == {"live profile": 2 * threads}
+
+        # The worker's own connections, at most one per thread; the last question's is not.
+        assert site.connections_opened() - opened_before - 1 <= threads
+    failure_logs.remove(site)
+
+
 @pytest.mark.parametrize(
     ("status", "body", "headers"),
     [
