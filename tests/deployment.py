@@ -244,8 +244,8 @@ class Deployment:
             return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
 
     def connections_opened(self) -> int:
-        """Connections opened to the deployment's database so far, this question's included
-        (PostgreSQL 14+ counts them; each backend reports its own at its first transaction)."""
+        """Connections opened to the deployment's database so far. PostgreSQL (14+) counts a
+        connection when its first transaction ends, so the one asking is not counted yet."""
         with self.engine.connect() as connection:
             return connection.execute(
                 text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")

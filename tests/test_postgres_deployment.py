@@ -178,7 +178,7 @@ def test_a_worker_keeps_one_database_connection_per_thread(tmp_path, failure_log
             pages = browser.storm(2 * threads)
             assert Counter(outcome(page) for page in pages) == {"live profile": 2 * threads}
 
-        # The worker's own connections, at most one per thread; the last question's is not.
+        # At most one per thread of the worker, plus the one that asked the first time.
         assert site.connections_opened() - opened_before - 1 <= threads
     failure_logs.remove(site)
 
