@@ -129,7 +129,10 @@ def test_providers_command_prints_the_redirect_uri_to_register(runner):
     assert "http://localhost/callback/demo" in result.output
 
 
-def test_forwarded_headers_are_ignored_unless_proxies_are_configured(app):
+def _client_address_and_scheme(app) -> dict:
+    """What the app takes for the client's address and scheme when a request arrives with
+    forwarding headers saying 203.0.113.9 over https."""
+
     @app.get("/_remote")
     def remote():
         from flask import request
@@ -137,24 +140,18 @@ def test_forwarded_headers_are_ignored_unless_proxies_are_configured(app):
         return {"addr": request.remote_addr, "scheme": request.scheme}
 
     headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
-    answer = app.test_client().get("/_remote", headers=headers).get_json()
-    assert answer == {"addr": "127.0.0.1", "scheme": "http"}
+    return app.test_client().get("/_remote", headers=headers).get_json()
+
+
+def test_forwarded_headers_are_ignored_unless_proxies_are_configured(app):
+    assert _client_address_and_scheme(app) == {"addr": "127.0.0.1", "scheme": "http"}
 
 
 def test_forwarded_headers_are_trusted_for_the_configured_hops(tmp_path, provider):
     from tests.conftest import client_config
 
     app = create_app(client_config(tmp_path, provider.issuer, PROXY_FIX_HOPS=1))
-
-    @app.get("/_remote")
-    def remote():
-        from flask import request
-
-        return {"addr": request.remote_addr, "scheme": request.scheme}
-
-    headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
-    answer = app.test_client().get("/_remote", headers=headers).get_json()
-    assert answer == {"addr": "203.0.113.9", "scheme": "https"}
+    assert _client_address_and_scheme(app) == {"addr": "203.0.113.9", "scheme": "https"}
 
 
 @pytest.mark.parametrize("app_overrides", [{}, {"PROXY_FIX_HOPS": 1}])
