@@ -193,7 +193,7 @@ def load_user(session_id: str) -> User | None:
         parameters = {"user_id": int(user_id)}
     except (TypeError, ValueError):
         return None
-    user = db.session.execute(_SIGNED_IN_USER, parameters).unique().scalar_one_or_none()
+    user = _read_signed_in_user(parameters)
     if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
         return None
     return user
@@ -203,3 +203,21 @@ def end_all_sessions(user: User) -> None:
     """Invalidate every session cookie of the user, including copies of it."""
     user.session_token = new_session_token()
     db.session.commit()
+
+
+def _read_signed_in_user(parameters: dict[str, int]) -> User | None:
+    """Run the signed-in read on its own, in autocommit mode, and hand the connection back at once.
+
+    A single SELECT gains nothing from a transaction: at READ COMMITTED it sees the same rows
+    either way. Without one, PostgreSQL is spared a BEGIN and a ROLLBACK round trip on every
+    signed-in page, and the request holds no transaction open (and no connection) while it waits
+    on the provider. The objects stay loaded (the session does not expire them on commit);
+    whatever the request writes later begins a transaction of its own at its first statement.
+    """
+    session = db.session()  # this request's Session, behind the scoped proxy
+    if session.in_transaction():
+        # Something earlier in this request began a transaction: read inside it.
+        return session.execute(_SIGNED_IN_USER, parameters).unique().scalar_one_or_none()
+    with session.begin():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return session.execute(_SIGNED_IN_USER, parameters).unique().scalar_one_or_none()

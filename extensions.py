@@ -13,7 +13,11 @@ class Base(DeclarativeBase):
     """Declarative base shared by every model of the client app."""
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects keep what they hold when a transaction commits: a request reads the signed-in user
+# once, outside any transaction (accounts.load_user), and uses it for the rest of the request.
+# Code that needs the database's latest state after a commit reads it again, as the token
+# refresh does under its row lock.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()

@@ -114,10 +114,16 @@ def outcome(page: requests.Response) -> str:
 
 
 def profile_targets(deployment: Deployment, browser: Browser) -> list[load.Target]:
-    """GET /profile on every instance with the browser's session cookie."""
-    cookie = "; ".join(f"{key}={value}" for key, value in browser.cookies().items())
+    """GET /profile on every instance as the signed-in browser sends it: with its session cookie
+    and its User-Agent. (Flask-Login's session protection hashes the agent: a different one marks
+    the session non-fresh, so every answer would rewrite the cookie, which no browser sees twice.)
+    """
+    headers = {
+        "Cookie": "; ".join(f"{key}={value}" for key, value in browser.cookies().items()),
+        "User-Agent": browser.http.headers["User-Agent"],
+    }
     return [
-        load.Target(port=instance.port, path="/profile", headers={"Cookie": cookie})
+        load.Target(port=instance.port, path="/profile", headers=headers)
         for instance in deployment.instances
     ]
 

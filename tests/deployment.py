@@ -251,6 +251,17 @@ class Deployment:
                 text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
             ).scalar_one()
 
+    def open_transactions(self) -> int:
+        """Connections to the deployment's database, other than the one asking, that are inside
+        a transaction right now (running a statement or idle in one)."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+                )
+            ).scalar_one()
+
     def decrypt(self, ciphertext: bytes | None) -> str | None:
         """The plaintext of a stored token, with the deployment's keys."""
         if ciphertext is None:

@@ -6,7 +6,9 @@ detection on). Needs TEST_DATABASE_URL; skipped without it.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography.fernet import Fernet
@@ -242,6 +244,27 @@ def test_an_api_401_on_a_fresh_token_refreshes_once_and_retries(site, alice):
     assert bearer(first) == old_access_token
     assert bearer(retry) == site.decrypt(site.link_row()["access_token_ciphertext"])
     assert bearer(retry) != old_access_token
+
+
+def test_a_page_waiting_on_the_provider_holds_no_transaction_open(site, alice):
+    """The signed-in read is over before the provider is called: a slow provider must not leave
+    transactions open on the database (they hold back VACUUM and count against
+    idle_in_transaction_session_timeout)."""
+    # A 500, which is not retried: one slow call, then the page says the provider is unavailable.
+    site.provider.recorder.fail("/api/profile", 500, {"error": "server_error"}, delay=2)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(alice.get, "/profile", 1)
+        deadline = time.monotonic() + 10
+        while not site.provider.recorder.calls("/api/profile") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert site.provider.recorder.calls("/api/profile"), "the provider was never called"
+        open_while_waiting = site.open_transactions()
+        page = pending.result()
+
+    assert open_while_waiting == 0
+    assert outcome(page) == "Unavailable"
+    # The same page works again once the provider answers.
+    assert_connected(alice.get("/profile", instance=1))
 
 
 def test_unlinking_while_the_provider_is_down_still_forgets_the_tokens(site, alice):

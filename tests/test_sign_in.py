@@ -8,6 +8,7 @@ from urllib.parse import unquote
 
 from sqlalchemy import func, select
 
+import accounts
 from extensions import db
 from models import LinkedAccount, LoginAttempt, User
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
@@ -289,3 +290,34 @@ def test_a_session_cookie_copied_before_sign_out_is_worthless_after_it(flow, cli
 def test_no_remember_me_cookie_is_ever_set(flow, client):
     flow.sign_in("alice")
     assert client.get_cookie("remember_token") is None
+
+
+def test_the_signed_in_read_holds_no_transaction_and_later_writes_still_commit(flow, app):
+    flow.sign_in("alice")
+    with app.app_context():
+        stored = db.session.execute(select(User)).scalar_one()
+        session_id = f"{stored.id}:{stored.session_token}"
+        db.session.remove()  # a new request's session
+
+        user = accounts.load_user(session_id)
+
+        # Read and done: no transaction (and no connection) held while the page calls the
+        # provider, and the user and links stay usable.
+        assert not db.session().in_transaction()
+        assert [link.provider for link in user.linked_accounts] == ["demo"]
+        # A write later in the request begins its own transaction, and it commits.
+        accounts.end_all_sessions(user)
+        db.session.remove()
+        assert accounts.load_user(session_id) is None
+
+
+def test_the_signed_in_read_joins_a_transaction_the_request_already_began(flow, app):
+    flow.sign_in("alice")
+    with app.app_context():
+        stored = db.session.execute(select(User)).scalar_one()
+
+        user = accounts.load_user(f"{stored.id}:{stored.session_token}")
+
+        # Left open for the code that began it, which will commit or roll back itself.
+        assert user is stored
+        assert db.session().in_transaction()
