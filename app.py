@@ -17,6 +17,7 @@ import accounts
 import cli
 import config
 import flow_trace
+import pooled_connections
 import providers
 import tokens
 import web
@@ -42,6 +43,8 @@ def create_app(
     config.load(app, test_config)
 
     db.init_app(app)
+    with app.app_context():
+        pooled_connections.check_after_idle(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
     limiter.init_app(app)

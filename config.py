@@ -72,7 +72,8 @@ DEFAULTS: dict[str, Any] = {
     # How many reverse proxies in front of the app set X-Forwarded-* headers; 0 trusts none,
     # since anyone can send those headers to an app that is reachable directly.
     "PROXY_FIX_HOPS": 0,
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # No pool_pre_ping: pooled_connections checks a connection only after it sat idle.
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
 }
 
 # Environment variables read as they are named, with the type to parse them into.

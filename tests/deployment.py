@@ -262,6 +262,17 @@ class Deployment:
                 )
             ).scalar_one()
 
+    def end_connections(self) -> int:
+        """End every connection to the deployment's database but the asker's, as a database
+        restart or failover would; how many were ended."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+
     def decrypt(self, ciphertext: bytes | None) -> str | None:
         """The plaintext of a stored token, with the deployment's keys."""
         if ciphertext is None:

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from cryptography.fernet import Fernet
 
+import pooled_connections
 from tests.deployment import DATABASE_URL_VARIABLE, deploy
 
 pytestmark = [
@@ -265,6 +266,16 @@ def test_a_page_waiting_on_the_provider_holds_no_transaction_open(site, alice):
     assert outcome(page) == "Unavailable"
     # The same page works again once the provider answers.
     assert_connected(alice.get("/profile", instance=1))
+
+
+def test_pages_still_work_after_the_database_ended_the_pooled_connections(site, alice):
+    """As after a database restart or failover: each worker's pooled connections are dead, and
+    every one is found out and replaced before a request gets it."""
+    assert Counter(outcome(page) for page in alice.storm(24)) == {"live profile": 24}
+    assert site.end_connections() > 0
+    time.sleep(pooled_connections.TRUSTED_FOR_SECONDS + 0.2)
+
+    assert Counter(outcome(page) for page in alice.storm(24)) == {"live profile": 24}
 
 
 def test_unlinking_while_the_provider_is_down_still_forgets_the_tokens(site, alice):
