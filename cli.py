@@ -22,14 +22,12 @@ def providers_command(check: bool) -> None:
     if not configured:
         click.echo("No providers are configured. See README, 'Add a real provider'.")
     failed = False
-    for provider in configured:
-        uri = provider.redirect_uri(current_app.config["BASE_URL"])
+    for provider, uri, problem in _redirect_uris_and_checks(configured, check):
         kind = f"OpenID Connect, issuer {provider.issuer}" if provider.is_oidc else "OAuth 2.0"
         click.echo(
             f"{provider.name:<10} {provider.title:<20} {kind}\n           redirect URI: {uri}"
         )
         if check:
-            problem = providers.check(provider)
             failed = failed or problem is not None
             click.echo(f"           check: {problem or 'ok'}")
     if failed:
@@ -44,16 +42,26 @@ def doctor_command(online: bool) -> None:
     findings = list(doctor.configuration(current_app.config))
     for finding in findings:
         click.echo(f"{finding.level:<8} {finding.topic:<24} {finding.message}")
-    for provider in providers.enabled():
-        uri = provider.redirect_uri(current_app.config["BASE_URL"])
+    for provider, uri, problem in _redirect_uris_and_checks(providers.enabled(), online):
         click.echo(f"{'info':<8} {'provider ' + provider.name:<24} register {uri}")
         if online:
-            problem = providers.check(provider)
             level = "error" if problem else "ok"
             findings.append(doctor.Finding(level, provider.name, problem or "reachable"))
             click.echo(f"{level:<8} {'provider ' + provider.name:<24} {problem or 'reachable'}")
     if any(finding.level == doctor.ERROR for finding in findings):
         raise SystemExit(1)
+
+
+def _redirect_uris_and_checks(configured, check: bool):
+    """Each provider with the redirect URI to register at it and, when `check` (a network call
+    each), what fetching its discovery document and keys found wrong, else None."""
+    base_url = current_app.config["BASE_URL"]
+    for provider in configured:
+        yield (
+            provider,
+            provider.redirect_uri(base_url),
+            providers.check(provider) if check else None,
+        )
 
 
 tokens_group = AppGroup("tokens", help="Maintain the stored provider tokens.")
