@@ -81,8 +81,15 @@ def store(link: LinkedAccount, token: Mapping[str, Any]) -> None:
     link.expires_at = _expiry(token, now)
     # RFC 6749 §5.1: an omitted scope means the scope granted is the one requested before.
     if token.get("scope"):
-        link.scope = str(token["scope"])
+        link.scope = _granted_scope(link.provider, str(token["scope"]))
     link.status = LinkStatus.CONNECTED
+
+
+def _granted_scope(provider_name: str, scope: str) -> str:
+    """The granted scopes, space-separated whatever separator the provider uses."""
+    provider = providers.get(provider_name)
+    separator = provider.granted_scope_separator if provider else " "
+    return " ".join(scope.replace(separator, " ").split())
 
 
 def _expiry(token: Mapping[str, Any], now: datetime) -> datetime | None:

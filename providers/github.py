@@ -75,4 +75,6 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
         profile_endpoint=USER_URL,
         map_profile=map_profile,
         fetch_identity=fetch_identity,
+        # GitHub answers `"scope": "read:user,user:email"`.
+        granted_scope_separator=",",
     )

@@ -44,6 +44,9 @@ class Provider:
     #: Signature algorithms accepted on ID tokens: pinned, never `none`, never taken from the token.
     id_token_algorithms: tuple[str, ...] = ("RS256",)
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+    #: What separates the scopes in its token responses: a space (RFC 6749 §3.3), or a comma
+    #: for GitHub. Scopes are stored space-separated either way.
+    granted_scope_separator: str = " "
 
     @property
     def is_oidc(self) -> bool:

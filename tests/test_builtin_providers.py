@@ -153,10 +153,13 @@ def test_github_sign_in_reads_the_account_from_the_api(flow, client, hosts, app)
     assert "The Octocat" in text
     assert "octocat@github.com" in text
     assert "San Francisco" in text
+    # GitHub separates the granted scopes with commas: each is shown as one.
+    assert "<code>read:user</code> <code>user:email</code>" in text
     with app.app_context():
         link = db.session.scalars(select(LinkedAccount)).one()
         # The numeric id, never the login: logins can be renamed and reused by someone else.
         assert (link.provider, link.subject) == ("github", "583231")
+        assert link.scope == "read:user user:email"
 
 
 def test_github_errors_returned_with_status_200_are_refused(flow, client, hosts):
