@@ -240,38 +240,35 @@ class Deployment:
     def count(self, table: str) -> int:
         if table not in {"users", "linked_accounts", "login_attempts"}:
             raise ValueError(table)
-        with self.engine.connect() as connection:
-            return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+        return self._scalar(f"SELECT count(*) FROM {table}")  # noqa: S608
 
     def connections_opened(self) -> int:
         """Connections opened to the deployment's database so far. PostgreSQL (14+) counts a
         connection when its first transaction ends, so the one asking is not counted yet."""
-        with self.engine.connect() as connection:
-            return connection.execute(
-                text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
-            ).scalar_one()
+        return self._scalar(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        )
 
     def open_transactions(self) -> int:
         """Connections to the deployment's database, other than the one asking, that are inside
         a transaction right now (running a statement or idle in one)."""
-        with self.engine.connect() as connection:
-            return connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
-                )
-            ).scalar_one()
+        return self._scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+        )
 
     def end_connections(self) -> int:
         """End every connection to the deployment's database but the asker's, as a database
         restart or failover would; how many were ended."""
+        return self._scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+    def _scalar(self, sql: str) -> Any:
+        """The one value a query on the deployment's database answers."""
         with self.engine.connect() as connection:
-            return connection.execute(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            ).scalar_one()
+            return connection.execute(text(sql)).scalar_one()
 
     def decrypt(self, ciphertext: bytes | None) -> str | None:
         """The plaintext of a stored token, with the deployment's keys."""
