@@ -9,9 +9,10 @@ import hmac
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 import providers
+import row_locks
 import security_events
 import tokens
 from extensions import db
@@ -61,14 +62,15 @@ def _sign_in(result: SignInResult, provider_title: str) -> User:
     identity = result.identity
     link = find_link(identity.provider, identity.subject)
     if link is None:
-        if identity.email_verified and identity.email and _email_in_use(identity.email):
+        email = verified_email(identity)
+        if email and _email_in_use(email):
             raise AccountRuleError(
                 "email_already_registered",
                 f"An account with the e-mail address of this {provider_title} account already "
                 f"exists here. Sign in the way you did before, then link {provider_title} from "
                 "your profile page.",
             )
-        user = User(display_name=identity.display_name, email=identity.email)
+        user = User(display_name=identity.display_name, email=email)
         link = LinkedAccount(
             user=user, provider=identity.provider, subject=identity.subject, issuer=identity.issuer
         )
@@ -77,6 +79,16 @@ def _sign_in(result: SignInResult, provider_title: str) -> User:
     link.user.last_sign_in_at = utcnow()
     db.session.commit()
     return link.user
+
+
+def verified_email(identity: Identity) -> str | None:
+    """The identity's e-mail address if its provider vouches for it, else None.
+
+    Only verified addresses are stored or compared: anyone can type someone else's address into
+    a provider that does not check it, then sign in here first and make the real owner's first
+    sign-in look like a duplicate account.
+    """
+    return identity.email if identity.email_verified else None
 
 
 def _email_in_use(email: str) -> bool:
@@ -128,7 +140,7 @@ def _update(link: LinkedAccount, result: SignInResult) -> None:
     """Signing in again replaces the stored tokens: the new grant is the one that works."""
     identity: Identity = result.identity
     link.display_name = identity.display_name
-    link.email = identity.email
+    link.email = verified_email(identity)
     tokens.store(link, result.token)
 
 
@@ -136,29 +148,43 @@ def unlink(user: User, provider: str, *, provider_title: str) -> None:
     """Remove a link and its tokens (revoked at the provider first, best effort).
 
     The last link cannot go: it is the user's only way to sign in. Deleting the account is the
-    way out, and the page offers it.
+    way out, and the page offers it. LookupError when the user has no such link (any more).
     """
-    link = link_of(user, provider)
-    if link is None:
+    # The user's row is locked and their links read again: two unlinks sent at once (two tabs)
+    # must not both see "two links left" and leave the account with none. The link's own row
+    # lock makes a refresh in flight finish first, so its new tokens are revoked too.
+    locked_user = row_locks.lock(User, user.id, selectinload(User.linked_accounts))
+    link = link_of(locked_user, provider) if locked_user is not None else None
+    if link is None or tokens.lock_and_reread(link.id) is None:
+        row_locks.release()
         raise LookupError(provider)
-    if len(user.linked_accounts) == 1:
+    if len(locked_user.linked_accounts) == 1:
+        row_locks.release()
         raise AccountRuleError(
             "last_sign_in_method",
             f"{provider_title} is your only way to sign in, so it cannot be unlinked. "
             "You can delete your account instead.",
         )
     tokens.revoke(link)
-    user.linked_accounts.remove(link)
+    locked_user.linked_accounts.remove(link)
     db.session.commit()
     security_events.emit("unlink", provider=provider, user_id=user.id)
 
 
 def delete(user: User) -> None:
-    """Delete the user with every link and token (each grant revoked first, best effort)."""
-    for link in user.linked_accounts:
-        tokens.revoke(link)
+    """Delete the user with every link and token (each grant revoked first, best effort).
+
+    Deleting an account that is already gone (a second click, a second tab) changes nothing.
+    """
     user_id = user.id
-    db.session.delete(user)
+    # Locked first: of two deletions at once, the second waits here and then finds nothing.
+    locked_user = row_locks.lock(User, user_id, selectinload(User.linked_accounts))
+    if locked_user is None:
+        row_locks.release()
+        return
+    for link in locked_user.linked_accounts:
+        tokens.revoke(link)
+    db.session.delete(locked_user)
     db.session.commit()
     security_events.emit("delete_account", user_id=user_id)
 

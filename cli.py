@@ -1,4 +1,6 @@
-"""Command-line tools (`flask --app app ...`): list and check providers, maintain stored tokens."""
+"""Command-line tools (`flask --app app ...`): list and check providers, maintain stored tokens,
+purge the flow inspector's traces.
+"""
 
 from __future__ import annotations
 
@@ -95,4 +97,24 @@ def purge_command(older_than_days: int) -> None:
     )
 
 
-COMMANDS = (providers_command, doctor_command, tokens_group)
+inspector_group = AppGroup("inspector", help="Maintain the flow inspector's recorded steps.")
+
+
+@inspector_group.command("purge")
+@click.option(
+    "--older-than-hours",
+    default=24,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Hours since a trace's last step.",
+)
+def purge_traces_command(older_than_hours: int) -> None:
+    """Delete flow inspector traces idle for longer than the given number of hours."""
+    purged = maintenance.purge_traces(timedelta(hours=older_than_hours))
+    click.echo(
+        f"removed {purged.traces} inspector traces ({purged.steps} steps) "
+        f"idle for over {older_than_hours} hours"
+    )
+
+
+COMMANDS = (providers_command, doctor_command, tokens_group, inspector_group)

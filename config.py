@@ -113,6 +113,10 @@ PROVIDER_SETTINGS = ("CLIENT_ID", "CLIENT_SECRET", "ISSUER", "SCOPE", "TITLE")
 BUILT_IN_PROVIDERS = ("GITHUB", "GOOGLE", "GITLAB")
 
 DEV_SECRETS_FILE = "dev-secrets.json"
+# The only values APP_ENV may take. Anything else stops the app: a typo such as "Production"
+# must never quietly mean development, with its generated secrets, the demo provider's published
+# passwords and cookies without Secure.
+APP_ENVIRONMENTS = ("development", "production")
 
 
 class ConfigurationError(RuntimeError):
@@ -127,6 +131,7 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     if overrides:
         app.config.update(overrides)
 
+    app.config["APP_ENV"] = app_environment(app.config["APP_ENV"])
     production = app.config["APP_ENV"] == "production"
     _apply_environment_defaults(app, production)
     if production:
@@ -138,6 +143,9 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         "sqlite:///" + os.path.join(app.instance_path, "app.sqlite3")
     )
     options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    # SQL parameters hold nonces, state digests and ciphertexts: never write them to a log, even
+    # with SQLALCHEMY_ECHO on or a DEBUG level on the sqlalchemy.engine logger.
+    options.setdefault("hide_parameters", True)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A refresh holds SQLite's write lock while it waits on the provider: let others wait
         # longer than the slowest provider call instead of failing with "database is locked".
@@ -145,6 +153,16 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     else:
         options.setdefault("pool_size", app.config["DATABASE_POOL_SIZE"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def app_environment(value: object) -> str:
+    """APP_ENV trimmed and lower-cased, if it is one of the two known values; else refuse."""
+    normalized = str(value or "").strip().lower()
+    if normalized not in APP_ENVIRONMENTS:
+        raise ConfigurationError(
+            f"APP_ENV is {value!r}: set it to exactly 'development' or 'production'."
+        )
+    return normalized
 
 
 def _parse(value: str, kind: type) -> Any:

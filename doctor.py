@@ -5,6 +5,7 @@ production the app refuses to start while any of them is an error.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -17,8 +18,12 @@ ERROR = "error"
 WARNING = "warning"
 OK = "ok"
 
-# Every published Authlib advisory up to Nov 2026 is fixed from this version on.
-AUTHLIB_FLOOR = (1, 9, 6)
+# The oldest release of each security library with every advisory published up to Nov 2026
+# fixed. joserfc 1.7.4: empty HMAC keys refused (1.6.8), `iss`/`aud` claims of the wrong type
+# refused (1.7.3), a general JWS with no signatures refused (1.7.4).
+SECURITY_FLOORS = {"authlib": (1, 9, 6), "joserfc": (1, 7, 4)}
+# A random secret of 32+ characters has many more than this; "x" * 40 has one.
+MIN_DISTINCT_SECRET_CHARACTERS = 8
 KNOWN_WEAK_SECRETS = frozenset({"dev", "secret", "changeme", "change-me", "!secret", "top secret!"})
 
 
@@ -40,7 +45,7 @@ def configuration(config: Mapping[str, Any]) -> Iterator[Finding]:
     base_url = str(config.get("BASE_URL") or "")
 
     secret_key = str(config.get("SECRET_KEY") or "")
-    if len(secret_key) < 32 or secret_key.lower() in KNOWN_WEAK_SECRETS:
+    if len(secret_key) < 32 or secret_key.lower() in KNOWN_WEAK_SECRETS or _low_variety(secret_key):
         yield Finding(serious, "SECRET_KEY", "must be a random value of at least 32 characters")
     else:
         yield Finding(OK, "SECRET_KEY", "set")
@@ -94,9 +99,40 @@ def configuration(config: Mapping[str, Any]) -> Iterator[Finding]:
             "memory:// counts per process; use redis:// when several workers or hosts serve",
         )
 
-    installed = tuple(int(part) for part in version("authlib").split(".")[:3] if part.isdigit())
-    if installed < AUTHLIB_FLOOR:
-        yield Finding(ERROR, "authlib", f"{version('authlib')} has known advisories; upgrade")
+    yield from _security_libraries()
+
+
+def _low_variety(secret: str) -> bool:
+    """True for a long value that is no secret: few distinct characters, or a pattern repeated.
+
+    A length check alone lets "x" * 40 or "abcd" * 10 through, and anyone guessing tries those.
+    """
+    periodic = secret in (secret + secret)[1:-1]  # "abab" is found inside "bababa"
+    return len(set(secret)) < MIN_DISTINCT_SECRET_CHARACTERS or periodic
+
+
+def _security_libraries() -> Iterator[Finding]:
+    """An error for each installed security library older than its advisory-free floor."""
+    for package, floor in SECURITY_FLOORS.items():
+        installed = version(package)
+        if _release(installed) < floor:
+            wanted = ".".join(map(str, floor))
+            yield Finding(
+                ERROR, package, f"{installed} has published advisories; upgrade to {wanted}+"
+            )
+        else:
+            yield Finding(OK, package, installed)
+
+
+def _release(text: str) -> tuple[int, ...]:
+    """The leading release numbers of a version string: "1.9.10" -> (1, 9, 10)."""
+    numbers = []
+    for part in text.split(".")[:3]:
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers)
 
 
 def _cookies(config: Mapping[str, Any], base_url: str, serious: str) -> Iterator[Finding]:

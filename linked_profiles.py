@@ -43,6 +43,8 @@ def _load(link: LinkedAccount) -> LinkedProfile:
         return _view(link, title, "unavailable", None, "This provider is no longer offered here.")
     try:
         profile = _fetch(provider, link)
+    except tokens.LinkRemoved:
+        return _view(link, title, "unavailable", None, f"{title} was just unlinked.")
     except tokens.ReconnectNeeded:
         return _view(
             link, title, LinkStatus.RECONNECT_NEEDED, None, f"{title} needs you to reconnect."

@@ -1,5 +1,6 @@
 """Jobs run outside requests (from the CLI or a scheduler): re-encrypt stored tokens with the
-newest key, refresh tokens that will expire soon, and purge what can no longer be used.
+newest key, refresh tokens that will expire soon, and purge what can no longer be used, flow
+inspector traces included.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from datetime import timedelta
 from cryptography.fernet import InvalidToken
 from sqlalchemy import delete, select
 
+import flow_trace
 import providers
+import row_locks
 import tokens
 from extensions import db
 from models import LinkedAccount, LinkStatus, LoginAttempt, utcnow
@@ -37,6 +40,9 @@ def reencrypt_tokens() -> Outcome:
     done = failed = 0
     for link_id in db.session.scalars(select(LinkedAccount.id)).all():
         link = tokens.lock_and_reread(link_id)
+        if link is None:  # unlinked since the list was read
+            row_locks.release()
+            continue
         try:
             for column in CIPHERTEXT_COLUMNS:
                 value = getattr(link, column)
@@ -72,9 +78,13 @@ def refresh_expiring(within: timedelta) -> Outcome:
     done = failed = 0
     for link_id in link_ids:
         link = db.session.get(LinkedAccount, link_id)
+        if link is None:  # unlinked since the list was read
+            continue
         try:
             tokens.fresh_access_token(link, force_refresh=True, reason="Scheduled refresh.")
             done += 1
+        except tokens.LinkRemoved:
+            continue
         except (tokens.ReconnectNeeded, providers.ProviderError):
             failed += 1
     return Outcome(done, failed)
@@ -108,3 +118,10 @@ def purge(older_than: timedelta) -> Purged:
             kept += 1
     db.session.commit()
     return Purged(attempts=attempts.rowcount, links=links, kept=kept)
+
+
+def purge_traces(older_than: timedelta) -> flow_trace.PurgedTraces:
+    """Delete the flow inspector's traces with no step for longer than `older_than`."""
+    purged = flow_trace.purge_idle(older_than)
+    db.session.commit()
+    return purged

@@ -108,6 +108,9 @@ class LinkedAccount(db.Model):
     id_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: How long the access token was issued for (`expires_in`), in seconds: a short-lived token
+    #: is refreshed with a proportionally shorter leeway.
+    access_token_lifetime: Mapped[int | None]
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(32), default=LinkStatus.CONNECTED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -142,8 +145,14 @@ class FlowStep(db.Model):
     __tablename__ = "flow_steps"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # A random id in the browser's inspector cookie; not the session, which sign-in renews.
+    # A random id kept in the session: it follows the person through the session renewal at
+    # sign-in and goes with the session at sign-out.
     trace_id: Mapped[str] = mapped_column(String(64), index=True)
+    # Who the steps belong to once someone signed in: their name, e-mail and `sub` are in them,
+    # so deleting the account deletes them, and only that person is shown them.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE", name="fk_flow_steps_user_id_users"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sender: Mapped[str] = mapped_column(String(32))
     receiver: Mapped[str] = mapped_column(String(32))

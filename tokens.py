@@ -11,14 +11,18 @@ from typing import Any, NoReturn
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
-from sqlalchemy import select
 
 import flow_trace
 import providers
+import row_locks
 import security_events
 from extensions import db
 from models import LinkedAccount, LinkStatus, utcnow
 
+# The refresh leeway never exceeds this share of an access token's lifetime.
+MAX_LEEWAY_FRACTION = 0.5
+# Longer than any provider issues; what a larger `expires_in` is taken to mean.
+MAX_TOKEN_LIFETIME = 10 * 365 * 24 * 3600
 # Threads of one process wait on one of these before taking the row lock, so they queue here
 # instead of in the database. Striped: a fixed set shared by all links, no unbounded growth.
 _THREAD_LOCKS = tuple(threading.Lock() for _ in range(64))
@@ -26,6 +30,14 @@ _THREAD_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 class UnreadableCiphertext(Exception):
     """A stored ciphertext does not decrypt with any configured key (tampered or key lost)."""
+
+
+class LinkRemoved(Exception):
+    """The link was unlinked, or its account deleted, while this request was using it."""
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(provider)
+        self.provider = provider
 
 
 class ReconnectNeeded(Exception):
@@ -78,7 +90,12 @@ def store(link: LinkedAccount, token: Mapping[str, Any]) -> None:
         link.refresh_token_ciphertext = encrypt(token["refresh_token"])
     if token.get("id_token"):
         link.id_token_ciphertext = encrypt(token["id_token"])
-    link.expires_at = _expiry(token, now)
+    link.access_token_lifetime = _lifetime(token)
+    link.expires_at = (
+        now + timedelta(seconds=link.access_token_lifetime)
+        if link.access_token_lifetime is not None
+        else None
+    )
     # RFC 6749 §5.1: an omitted scope means the scope granted is the one requested before.
     if token.get("scope"):
         link.scope = _granted_scope(link.provider, str(token["scope"]))
@@ -92,11 +109,13 @@ def _granted_scope(provider_name: str, scope: str) -> str:
     return " ".join(scope.replace(separator, " ").split())
 
 
-def _expiry(token: Mapping[str, Any], now: datetime) -> datetime | None:
+def _lifetime(token: Mapping[str, Any]) -> int | None:
+    """The access token's lifetime in seconds (`expires_in`), if the provider gave a usable one."""
     try:
         if token.get("expires_in") is not None:
-            return now + timedelta(seconds=int(token["expires_in"]))
-    except (TypeError, ValueError):
+            # Clamped: an absurd value must not overflow a date or the database column.
+            return min(max(0, int(token["expires_in"])), MAX_TOKEN_LIFETIME)
+    except (TypeError, ValueError, OverflowError):
         pass
     return None
 
@@ -110,12 +129,24 @@ def discard(link: LinkedAccount) -> None:
     link.status = LinkStatus.RECONNECT_NEEDED
 
 
+def refresh_leeway(link: LinkedAccount) -> float:
+    """Seconds before expiry at which the link's access token is refreshed.
+
+    TOKEN_REFRESH_LEEWAY, but at most a fraction of the token's lifetime: with a 60 s leeway,
+    a token issued for 8 s would be "about to expire" from the moment it arrived, and every
+    page view would refresh it.
+    """
+    leeway = float(current_app.config["TOKEN_REFRESH_LEEWAY"])
+    if link.access_token_lifetime is not None:
+        leeway = min(leeway, link.access_token_lifetime * MAX_LEEWAY_FRACTION)
+    return leeway
+
+
 def expires_soon(link: LinkedAccount, now: datetime | None = None) -> bool:
     """True when the access token lapses within the refresh leeway."""
     if link.expires_at is None:
         return False
-    leeway = timedelta(seconds=current_app.config["TOKEN_REFRESH_LEEWAY"])
-    return link.expires_at - leeway <= (now or utcnow())
+    return link.expires_at - timedelta(seconds=refresh_leeway(link)) <= (now or utcnow())
 
 
 def fresh_access_token(
@@ -124,8 +155,8 @@ def fresh_access_token(
     """An access token for the link that will not expire within the leeway.
 
     Refreshes first when needed (or when forced, for `reason`). Raises ReconnectNeeded when the
-    grant is gone and providers.ProviderUnavailable (stored tokens untouched) when the provider
-    is down.
+    grant is gone, LinkRemoved when the link itself went meanwhile, and
+    providers.ProviderUnavailable (stored tokens untouched) when the provider is down.
     """
     if not force_refresh:
         token = _current_access_token(link)
@@ -138,7 +169,12 @@ def fresh_access_token(
         # Lock the row (SELECT ... FOR UPDATE on PostgreSQL) and read it again: another worker
         # may have refreshed while we waited. Spending a rotating refresh token twice would
         # make the provider treat it as stolen and revoke the whole grant.
+        provider_name = link.provider
         link = lock_and_reread(link.id)
+        if link is None:
+            # An unlink or a deletion won the race: there is nothing left to refresh.
+            row_locks.release()
+            raise LinkRemoved(provider_name)
         refreshed_meanwhile = link.access_token_ciphertext != stale_ciphertext
         if not force_refresh or refreshed_meanwhile:
             try:
@@ -163,7 +199,7 @@ def _trace_decision(link: LinkedAccount, reason: str | None) -> None:
     """Tell the inspector whether the stored access token is used as is, and if not, why."""
     if not flow_trace.enabled():
         return  # nothing to compute on the hot path when nobody is inspecting
-    leeway = current_app.config["TOKEN_REFRESH_LEEWAY"]
+    leeway = round(refresh_leeway(link))
     if link.expires_at is None:
         remaining = "no expiry given by the provider"
     else:
@@ -177,24 +213,10 @@ def _trace_decision(link: LinkedAccount, reason: str | None) -> None:
     flow_trace.record(flow_trace.CLIENT, flow_trace.CLIENT, title, note=note)
 
 
-def lock_and_reread(link_id: int) -> LinkedAccount:
-    """The link row, read again after taking a lock that other processes respect too.
-
-    PostgreSQL (and other servers) lock just the row with SELECT ... FOR UPDATE until commit.
-    SQLite has no row locks; its equivalent is the database's write lock, taken up front with
-    BEGIN IMMEDIATE, so a second process waits here instead of refreshing in parallel.
-    """
-    connection = db.session.connection()
-    if connection.dialect.name == "sqlite":
-        raw = connection.connection.dbapi_connection
-        if not raw.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-    return db.session.execute(
-        select(LinkedAccount)
-        .where(LinkedAccount.id == link_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+def lock_and_reread(link_id: int) -> LinkedAccount | None:
+    """The link row, locked against other refreshes, unlinks and deletions until commit; None
+    when it was removed meanwhile."""
+    return row_locks.lock(LinkedAccount, link_id)
 
 
 def _current_access_token(link: LinkedAccount) -> str | None:

@@ -5,17 +5,19 @@ never carries a secret.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
-from flask import Flask, g, render_template, request, session
+from flask import Flask, current_app, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 import log_safety
+import providers
 import security_events
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    "form-action {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 
 ERROR_TITLES = {
@@ -26,6 +28,35 @@ ERROR_TITLES = {
     429: "Too many attempts",
     500: "Something went wrong",
 }
+
+
+def form_action_sources() -> list[str]:
+    """Where this app's forms may lead: itself, and the configured providers' sign-in and
+    sign-out pages (a form POST here answers with a redirect there, and CSP's form-action
+    governs that redirect too). A page with injected markup can then post nowhere else.
+    """
+    origins = {"'self'"}
+    for provider in providers.enabled():
+        urls = [provider.issuer, *provider.endpoints.values()]
+        # Discovery may place the endpoints on another host than the issuer; once fetched, they
+        # are known without a network call.
+        document = providers.cached_metadata(provider) or {}
+        urls += [document.get("authorization_endpoint"), document.get("end_session_endpoint")]
+        origins.update(_origin(url) for url in urls if isinstance(url, str))
+    origins.discard(_origin(current_app.config["BASE_URL"]))
+    origins.discard(None)
+    return sorted(origins)
+
+
+def _origin(url: str) -> str | None:
+    """scheme://host[:port] of an absolute http(s) URL, else None."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def init_app(app: Flask) -> None:
@@ -52,7 +83,10 @@ def init_app(app: Flask) -> None:
         if "request_id" in g:
             headers["X-Request-Id"] = g.request_id
         if response.mimetype == "text/html":
-            headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            headers.setdefault(
+                "Content-Security-Policy",
+                CONTENT_SECURITY_POLICY.format(form_action=" ".join(form_action_sources())),
+            )
         # Pages for a signed-in user, the callback and every POST answer must not be kept by
         # the browser or a shared cache (the back button on a shared computer, a proxy).
         # The session's user id, not current_user: no user load (a query) for static files.

@@ -21,6 +21,7 @@ import flow_trace
 import login_attempts
 import providers
 import security_events
+import tokens
 from blueprints.login import PENDING_KEY, sign_in_rate_limit
 from blueprints.next_url import safe_next_url
 from extensions import limiter
@@ -76,14 +77,19 @@ def finish(provider_name: str):
         # now. Refused before the code is redeemed, so no token is even fetched.
         return _refuse(provider, "link_user_mismatch", "This link was started by someone else.")
 
+    try:
+        code_verifier = login_attempts.code_verifier(attempt)
+    except tokens.UnreadableCiphertext:
+        # The key that encrypted this sign-in's PKCE verifier was removed while it was pending.
+        # Without the verifier the code cannot be redeemed: the person simply starts again.
+        return _refuse(
+            provider,
+            "pending_sign_in_unreadable",
+            "This sign-in can no longer be completed.",
+        )
     _trace_callback(provider, args)
     try:
-        result = providers.finish(
-            provider,
-            args,
-            nonce=attempt.nonce,
-            code_verifier=login_attempts.code_verifier(attempt),
-        )
+        result = providers.finish(provider, args, nonce=attempt.nonce, code_verifier=code_verifier)
     except providers.ProviderError as error:
         return _error_page(provider, error)
 
@@ -121,7 +127,11 @@ def _trace_callback(provider: providers.Provider, args) -> None:
         note="The authorization response travels through the browser, in the URL.",
     )
     details = [
-        ("state", "matches a sign-in this browser started; used up now"),
+        (
+            "state",
+            f"{flow_trace.digest(args['state'])}: matches a sign-in this browser started; "
+            "used up now",
+        ),
         ("iss", args.get("iss", "absent")),
     ]
     if "code" in args:

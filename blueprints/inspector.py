@@ -1,5 +1,5 @@
-"""The flow inspector: this browser's last sign-in and every later refresh and API call, drawn as
-a sequence diagram across the four OAuth roles. A development aid; off in production.
+"""The flow inspector: this session's sign-in and every later refresh and API call, drawn as a
+sequence diagram across the four OAuth roles. A development aid; off in production.
 """
 
 from __future__ import annotations
@@ -26,10 +26,18 @@ def only_when_enabled():
         abort(404)
 
 
+@bp.after_request
+def never_cache(response):
+    # The page shows who signed in and what they were sent: a browser's history or a shared
+    # cache must not keep it for the next person at this computer, signed in or not.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/inspector")
 def show():
     steps = []
-    for step in flow_trace.steps_for_browser():
+    for step in flow_trace.steps_for_session():
         sender = flow_trace.ROLES.index(step.sender)
         receiver = flow_trace.ROLES.index(step.receiver)
         steps.append(

@@ -51,6 +51,8 @@ def refresh(provider_name: str):
     title = provider.title if provider else provider_name
     try:
         tokens.fresh_access_token(link, force_refresh=True, reason="You pressed Refresh now.")
+    except tokens.LinkRemoved:
+        flash(f"{title} is no longer linked to your account.", "info")
     except tokens.ReconnectNeeded:
         flash(f"{title} needs you to reconnect.", "error")
     except providers.ProviderError as error:
@@ -68,7 +70,11 @@ def unlink(provider_name: str):
     try:
         accounts.unlink(current_user, provider_name, provider_title=title)
     except LookupError:
-        abort(404)
+        if provider is None:
+            abort(404)
+        # Already unlinked (a second click, another tab): the person's wish is fulfilled.
+        flash(f"{title} is not linked to your account.", "info")
+        return redirect(url_for("profile.show"), code=303)
     except accounts.AccountRuleError as error:
         flash(error.message, "error")
         return redirect(url_for("profile.show"), code=303)

@@ -15,7 +15,7 @@ from providers.errors import (
     SignInRejected,
 )
 from providers.logout import end_session_endpoint, end_session_url
-from providers.metadata import check
+from providers.metadata import cached_metadata, check
 from providers.registry import Profile, Provider, build, enabled, get
 from providers.signin import (
     AuthorizationRequest,
@@ -41,6 +41,7 @@ __all__ = [
     "SignInResult",
     "authorization_request",
     "build",
+    "cached_metadata",
     "check",
     "enabled",
     "end_session_endpoint",

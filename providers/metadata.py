@@ -36,6 +36,8 @@ MAX_DOCUMENT_BYTES = 512 * 1024
 class _Entry:
     value: Any
     fetched_at: float
+    #: Fetched again because a token named a key id the cached set lacked.
+    refetched_for_unknown_key: bool = False
 
 
 class MetadataCache:
@@ -87,6 +89,12 @@ def server_metadata(provider: Provider) -> dict[str, Any]:
         _check_discovery(provider, document)
         entry = cache.documents[provider.name] = _Entry(document, time.monotonic())
     return {**entry.value, **provider.endpoints}
+
+
+def cached_metadata(provider: Provider) -> dict[str, Any] | None:
+    """The provider's discovery document if it is cached, without fetching it."""
+    entry = _cache().documents.get(provider.name)
+    return entry.value if entry is not None else None
 
 
 def _check_discovery(provider: Provider, document: dict[str, Any]) -> None:
@@ -144,16 +152,22 @@ def _is_safe_url(value: object, schemes: set[str]) -> bool:
 def key_set(provider: Provider, *, refetch: bool = False) -> KeySet:
     """The provider's public signing keys, from its `jwks_uri` only.
 
-    With `refetch`, fetch again (a key the provider rotated in) unless that was done less than
-    JWKS_MIN_REFETCH_INTERVAL ago: an attacker sending tokens with random key ids must not be
-    able to make us hammer the provider.
+    With `refetch`, fetch again: a token names a key id the cached set lacks, so the provider
+    may have rotated its key in. The first such refetch happens at once, even a second after the
+    last fetch (a provider may rotate just after we fetched). Only a further unknown key id
+    within JWKS_MIN_REFETCH_INTERVAL of that refetch waits: an attacker sending tokens with
+    random key ids gets one extra fetch per interval, never a storm against the provider.
     """
     cache = _cache()
     config = current_app.config
     entry = cache.key_sets.get(provider.name)
     now = time.monotonic()
     stale = entry is None or now - entry.fetched_at > config["PROVIDER_METADATA_TTL"]
-    may_refetch = entry is None or now - entry.fetched_at > config["JWKS_MIN_REFETCH_INTERVAL"]
+    may_refetch = (
+        entry is None
+        or not entry.refetched_for_unknown_key
+        or now - entry.fetched_at > config["JWKS_MIN_REFETCH_INTERVAL"]
+    )
     if stale or (refetch and may_refetch):
         with cache.lock:
             current = cache.key_sets.get(provider.name)
@@ -161,7 +175,9 @@ def key_set(provider: Provider, *, refetch: bool = False) -> KeySet:
                 url = server_metadata(provider)["jwks_uri"]
                 document = _fetch_json(provider, url, "jwks")
                 entry = cache.key_sets[provider.name] = _Entry(
-                    _signing_keys(provider, document), time.monotonic()
+                    _signing_keys(provider, document),
+                    time.monotonic(),
+                    refetched_for_unknown_key=refetch and not stale,
                 )
             else:
                 entry = current

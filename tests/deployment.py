@@ -320,11 +320,45 @@ class Browser:
         url = self.deployment.instances[instance].url + action_path
         return self.http.post(url, data=form, allow_redirects=False, timeout=HTTP_TIMEOUT)
 
+    def submit_together(
+        self, page_path: str, actions: list[tuple[str, dict, int]]
+    ) -> list[requests.Response]:
+        """Post several forms of the page at once, as two tabs or a double click do: each
+        `(action_path, data, instance)` from its own connection, all released together."""
+        token = csrf_token(self.get(page_path).text)
+        cookies = self.cookies()
+        barrier = threading.Barrier(len(actions), timeout=HTTP_TIMEOUT)
+
+        def post(action: tuple[str, dict, int]) -> requests.Response:
+            path, data, instance = action
+            http = requests.Session()
+            http.trust_env = False
+            try:
+                barrier.wait()
+                return http.post(
+                    self.deployment.instances[instance].url + path,
+                    data={"csrf_token": token, **data},
+                    cookies=cookies,
+                    allow_redirects=False,
+                    timeout=HTTP_TIMEOUT,
+                )
+            finally:
+                http.close()
+
+        with ThreadPoolExecutor(max_workers=len(actions)) as pool:
+            return list(pool.map(post, actions))
+
     def sign_in(self, username: str = "alice", provider: str = "demo") -> requests.Response:
         """Click "Sign in with ..." on instance A, sign in at the provider, come back; returns
         the client's answer to the callback."""
         started = self.submit("/login", f"/login/{provider}")
         return self._authorize_and_return(started, username, provider)
+
+    def callback_url(self, username: str = "alice", provider: str = "demo") -> str:
+        """Start a sign-in and authorize it at the provider; the callback URL it sends back to,
+        not yet opened."""
+        started = self.submit("/login", f"/login/{provider}")
+        return self._authorize(started, username, provider)
 
     def link(self, provider: str, username: str = "alice") -> requests.Response:
         """Link another provider from the profile page; returns the answer to the callback."""
@@ -334,6 +368,10 @@ class Browser:
     def _authorize_and_return(
         self, started: requests.Response, username: str, provider: str
     ) -> requests.Response:
+        callback_url = self._authorize(started, username, provider)
+        return self.http.get(callback_url, allow_redirects=False, timeout=HTTP_TIMEOUT)
+
+    def _authorize(self, started: requests.Response, username: str, provider: str) -> str:
         if started.status_code != 303:
             raise AssertionError(f"sign-in did not start: {started.status_code} {started.text}")
         authorization_url = started.headers["Location"]
@@ -343,7 +381,7 @@ class Browser:
         expected = f"{self.deployment.base_url}/callback/{provider}?"
         if not callback_url.startswith(expected):
             raise AssertionError(f"the provider sent the browser to {callback_url}")
-        return self.http.get(callback_url, allow_redirects=False, timeout=HTTP_TIMEOUT)
+        return callback_url
 
     def cookies(self) -> dict[str, str]:
         return self.http.cookies.get_dict()

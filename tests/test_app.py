@@ -8,7 +8,11 @@ import pytest
 from cryptography.fernet import Fernet
 
 import config
+import doctor
 from app import create_app
+
+# A value as `secrets.token_urlsafe(32)` makes it: what a production SECRET_KEY looks like.
+PRODUCTION_SECRET_KEY = "q7Vd2-LmX9cR4tYw0ZbK8sNf3HjUe6Ga1PoTi5yBxE"
 
 
 def test_development_secrets_are_generated_once_into_the_instance_folder(tmp_path, monkeypatch):
@@ -37,7 +41,7 @@ def test_development_secrets_are_generated_once_into_the_instance_folder(tmp_pat
 def test_production_refuses_to_start_without_its_secrets(missing, message):
     settings = {
         "APP_ENV": "production",
-        "SECRET_KEY": "k" * 40,
+        "SECRET_KEY": PRODUCTION_SECRET_KEY,
         "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": "sqlite:///:memory:",
         "BASE_URL": "https://app.example",
@@ -52,7 +56,7 @@ def test_production_refuses_a_plain_http_base_url():
         create_app(
             {
                 "APP_ENV": "production",
-                "SECRET_KEY": "k" * 40,
+                "SECRET_KEY": PRODUCTION_SECRET_KEY,
                 "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
                 "DATABASE_URL": "sqlite:///:memory:",
                 "BASE_URL": "http://app.example",
@@ -64,7 +68,7 @@ def test_production_leaves_the_demo_provider_off_and_cookies_secure():
     app = create_app(
         {
             "APP_ENV": "production",
-            "SECRET_KEY": "k" * 40,
+            "SECRET_KEY": PRODUCTION_SECRET_KEY,
             "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "DATABASE_URL": "sqlite:///:memory:",
             "BASE_URL": "https://app.example",
@@ -73,6 +77,35 @@ def test_production_leaves_the_demo_provider_off_and_cookies_secure():
     assert "demo" not in app.extensions["providers"]
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert "Demo Provider" not in app.test_client().get("/login").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", ["Production", " production ", "PRODUCTION"])
+def test_app_env_is_trimmed_and_lower_cased(value):
+    app = create_app(
+        {
+            "APP_ENV": value,
+            "SECRET_KEY": PRODUCTION_SECRET_KEY,
+            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": "sqlite:///:memory:",
+            "BASE_URL": "https://app.example",
+        }
+    )
+    assert app.config["APP_ENV"] == "production"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert "demo" not in app.extensions["providers"]
+    assert not app.config["FLOW_INSPECTOR_ENABLED"]
+
+
+@pytest.mark.parametrize("value", ["prod", "staging", "", "production!", "dev"])
+def test_an_unknown_app_env_stops_the_app(tmp_path, value):
+    with pytest.raises(config.ConfigurationError, match="exactly 'development' or 'production'"):
+        create_app({"APP_ENV": value, "DATABASE_URL": f"sqlite:///{tmp_path}/a.db"})
+
+
+def test_an_unknown_app_env_in_the_environment_stops_the_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("APP_ENV", "Prodution")
+    with pytest.raises(config.ConfigurationError, match="'Prodution'"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/a.db"})
 
 
 def test_environment_variables_configure_the_app(tmp_path, monkeypatch):
@@ -206,7 +239,7 @@ def test_the_session_token_migration_gives_existing_users_a_token(tmp_path, prov
 
 PRODUCTION = {
     "APP_ENV": "production",
-    "SECRET_KEY": "k" * 40,
+    "SECRET_KEY": PRODUCTION_SECRET_KEY,
     "DATABASE_URL": "sqlite:///:memory:",
     "BASE_URL": "https://app.example",
 }
@@ -220,6 +253,9 @@ PRODUCTION = {
         ("SESSION_COOKIE_SAMESITE", "None", "must be 'Lax'"),
         ("SESSION_COOKIE_SECURE", False, "SESSION_COOKIE_SECURE must be on"),
         ("SECRET_KEY", "changeme", "SECRET_KEY must be a random value"),
+        ("SECRET_KEY", "k" * 40, "SECRET_KEY must be a random value"),
+        ("SECRET_KEY", "abcd" * 10, "SECRET_KEY must be a random value"),
+        ("SECRET_KEY", "ab" * 19 + "abc", "SECRET_KEY must be a random value"),
     ],
 )
 def test_production_refuses_a_dangerous_setting(setting, value, message):
@@ -234,6 +270,21 @@ def test_doctor_reports_what_to_fix_and_what_to_register(runner):
     assert "register http://localhost/callback/demo" in result.output
     assert "SECRET_KEY" in result.output
     assert result.exit_code == 0
+
+
+def test_doctor_reports_the_security_libraries_installed(runner):
+    output = runner.invoke(args=["doctor"]).output
+    assert "ok       authlib" in output
+    assert "ok       joserfc" in output
+
+
+@pytest.mark.parametrize(("package", "old"), [("joserfc", "1.6.7"), ("authlib", "1.9.5")])
+def test_doctor_fails_on_a_security_library_below_its_floor(runner, monkeypatch, package, old):
+    installed = doctor.version
+    monkeypatch.setattr(doctor, "version", lambda name: old if name == package else installed(name))
+    result = runner.invoke(args=["doctor"])
+    assert f"error    {package:<24} {old} has published advisories" in result.output
+    assert result.exit_code == 1
 
 
 def test_doctor_warns_about_a_strict_session_cookie_in_development(tmp_path, provider):

@@ -9,6 +9,7 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from cryptography.fernet import Fernet, MultiFernet
 
 from tests.live_provider import query
 from tests.misbehaving import DROP, MisbehavingProvider, assert_nothing_stored, assert_refused
@@ -220,3 +221,18 @@ def test_a_token_endpoint_that_hangs_ends_in_a_clear_page_within_the_timeout(flo
     assert time.monotonic() - started < 2.5
     assert_refused(response, 502, "token_unavailable")
     assert_nothing_stored(app, flow.client)
+
+
+# -- pending sign-ins after a key rotation -------------------------------------------------------
+
+
+def test_a_pending_sign_in_whose_verifier_no_key_can_read_asks_to_start_again(flow, provider, app):
+    callback_url = flow.authorize(flow.start())
+    # The operator removed the key that encrypted the pending sign-in's PKCE verifier.
+    app.extensions["token_cipher"] = MultiFernet([Fernet(Fernet.generate_key())])
+    text = assert_refused(flow.client.get(callback_url), 400, "pending_sign_in_unreadable")
+    assert "can no longer be completed" in text
+    assert provider.recorder.calls("/token") == []
+    assert_nothing_stored(app, flow.client)
+    # Starting again works with the new key.
+    assert flow.sign_in().status_code == 303

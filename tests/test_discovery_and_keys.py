@@ -163,6 +163,50 @@ def test_a_rotated_signing_key_is_accepted_after_exactly_one_jwks_refetch(
     assert count(app, User) == 2
 
 
+def test_a_key_rotated_just_after_the_keys_were_fetched_is_accepted_at_once(
+    flow, misbehave, provider, app, clock
+):
+    assert flow.sign_in().status_code == 303
+    assert jwks_fetches(provider) == 1
+    # The provider rotates a second after the app fetched its keys: well inside the refetch
+    # interval, yet the first unknown key id must be looked up, not refused for a minute.
+    clock.advance(1)
+    new_key = new_rsa_key()
+    misbehave.rotate_key(new_key)
+    misbehave.id_token(
+        lambda token: misbehave.resign(token, header={"kid": new_key.kid}, key=new_key)
+    )
+    flow.browser.http.cookies.clear()
+
+    response = flow.sign_in("bob")
+
+    assert response.status_code == 303
+    assert jwks_fetches(provider) == 2
+    assert count(app, User) == 2
+
+
+def test_random_key_ids_right_after_a_fetch_cause_one_refetch_per_interval(
+    flow, misbehave, provider, app, clock
+):
+    assert flow.sign_in().status_code == 303
+    attacker = new_rsa_key()
+    for _ in range(10):
+        clock.advance(1)
+        misbehave.id_token(
+            lambda token: misbehave.resign(token, header={"kid": random_kid()}, key=attacker)
+        )
+        callback_url = flow.authorize(flow.start())
+        assert_refused(flow.client.get(callback_url), 400, "id_token_unknown_key")
+    assert jwks_fetches(provider) == 2
+    # Once the interval has passed, an unknown key id may be looked up once more.
+    clock.advance(app.config["JWKS_MIN_REFETCH_INTERVAL"])
+    misbehave.id_token(
+        lambda token: misbehave.resign(token, header={"kid": random_kid()}, key=attacker)
+    )
+    assert_refused(flow.client.get(flow.authorize(flow.start())), 400, "id_token_unknown_key")
+    assert jwks_fetches(provider) == 3
+
+
 def test_random_key_ids_cause_at_most_one_jwks_refetch_per_interval(
     flow, misbehave, provider, app, clock
 ):

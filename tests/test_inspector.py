@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+import flow_trace
 import tokens
 from extensions import db
-from models import LinkedAccount, utcnow
-from tests.conftest import CLIENT_ID, REDIRECT_URI, client_config
+from models import FlowStep, LinkedAccount, utcnow
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Flow, client_config
+from tests.forms import csrf_token
 from tests.live_provider import query
 
 
@@ -31,8 +34,8 @@ def test_the_inspector_shows_every_step_of_the_sign_in(flow, client):
     for value in (
         CLIENT_ID,
         REDIRECT_URI,
-        params["state"],
-        params["nonce"],
+        digest(params["state"]),
+        digest(params["nonce"]),
         params["code_challenge"],
     ):
         assert value in page
@@ -103,3 +106,170 @@ def test_the_inspector_is_off_in_production(tmp_path, provider):
 def test_the_profile_links_to_the_inspector(flow, client):
     flow.sign_in("alice")
     assert 'href="/inspector"' in client.get("/profile").get_data(as_text=True)
+
+
+def sign_out(client):
+    page = client.get("/profile").get_data(as_text=True)
+    return client.post("/logout", data={"csrf_token": csrf_token(page)})
+
+
+def delete_account(client):
+    page = client.get("/profile").get_data(as_text=True)
+    return client.post("/profile/delete", data={"csrf_token": csrf_token(page), "confirm": "yes"})
+
+
+def stored_steps(app) -> list[str]:
+    """Every recorded step as the database holds it, one string per row."""
+    with app.app_context():
+        return [
+            " ".join(str(value) for value in row)
+            for row in db.session.execute(
+                select(FlowStep.title, FlowStep.details, FlowStep.note)
+            ).all()
+        ]
+
+
+def digest(value: str) -> str:
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:8]
+
+
+def test_the_trace_rides_in_the_session_through_its_renewal_at_sign_in(flow, client):
+    flow.sign_in("alice")
+    page = inspector(client)
+    assert "POST /login/demo" in page
+    assert "ID token verified" in page
+    assert "signed in as" in page
+    assert client.get_cookie("flow_trace") is None
+
+
+def test_after_sign_out_the_inspector_shows_nothing_of_the_previous_person(flow, client, app):
+    flow.sign_in("alice")
+    with app.app_context():
+        subject = db.session.scalars(select(LinkedAccount.subject)).one()
+    assert subject in inspector(client)
+
+    sign_out(client)
+    page = inspector(client)
+
+    for trace in ("Alice Liddell", "alice@example.org", subject, "ID token verified"):
+        assert trace not in page
+    assert "Nothing recorded yet" in page
+    assert stored_steps(app) == []
+
+
+def test_signing_out_clears_the_trace_in_every_browser_of_that_person(flow, app, provider):
+    other_browser = Flow(app.test_client(), provider)
+    other_browser.sign_in("alice")
+    flow.sign_in("alice")
+
+    sign_out(flow.client)
+
+    assert "Alice Liddell" not in inspector(other_browser.client)
+    assert stored_steps(app) == []
+
+
+def test_deleting_the_account_deletes_its_trace_in_every_browser(flow, app, provider):
+    other_browser = Flow(app.test_client(), provider)
+    other_browser.sign_in("alice")
+    flow.sign_in("alice")
+
+    assert delete_account(flow.client).status_code == 303
+
+    assert stored_steps(app) == []
+    assert "Nothing recorded yet" in inspector(flow.client)
+
+
+def test_the_database_never_holds_a_raw_secret_of_the_sign_in(flow, client, app, provider):
+    authorization_url = flow.start()
+    params = query(authorization_url)
+    callback_url = flow.authorize(authorization_url)
+    client.get(callback_url)
+    client.get("/profile")
+
+    with app.app_context():
+        link = db.session.scalars(select(LinkedAccount)).one()
+        secrets = [
+            tokens.decrypt(link.access_token_ciphertext),
+            tokens.decrypt(link.refresh_token_ciphertext),
+            tokens.decrypt(link.id_token_ciphertext),
+        ]
+    secrets += [
+        params["state"],
+        params["nonce"],
+        query(callback_url)["code"],
+        provider.recorder.token_requests("authorization_code")[0].form["code_verifier"][0],
+        CLIENT_SECRET,
+    ]
+    rows = stored_steps(app)
+    assert rows
+    assert [secret for secret in secrets if any(secret in row for row in rows)] == []
+
+
+def test_state_and_nonce_are_shown_as_a_digest_prefix(flow, client):
+    authorization_url = flow.start()
+    params = query(authorization_url)
+    client.get(flow.authorize(authorization_url))
+    page = inspector(client)
+
+    assert digest(params["state"]) in page
+    # The nonce sent in the request and the one the ID token carried back: the same digest.
+    assert page.count(digest(params["nonce"])) == 2
+
+
+def test_the_inspector_is_never_cached(flow, client):
+    assert client.get("/inspector").headers.get("Cache-Control") == "no-store"
+    flow.sign_in("alice")
+    assert client.get("/inspector").headers.get("Cache-Control") == "no-store"
+
+
+def add_trace(trace_id: str, *ages: timedelta) -> None:
+    now = utcnow()
+    db.session.add_all(
+        FlowStep(
+            trace_id=trace_id,
+            created_at=now - age,
+            sender=flow_trace.CLIENT,
+            receiver=flow_trace.CLIENT,
+            title="step",
+        )
+        for age in ages
+    )
+    db.session.commit()
+
+
+def test_purge_removes_idle_traces_and_keeps_recent_ones(app, runner):
+    with app.app_context():
+        add_trace("idle", timedelta(hours=30), timedelta(hours=25))
+        add_trace("active", timedelta(hours=30), timedelta(minutes=5))
+        add_trace("recent", timedelta(minutes=1))
+
+    result = runner.invoke(args=["inspector", "purge", "--older-than-hours", "24"])
+
+    assert result.exit_code == 0
+    assert "removed 1 inspector traces (2 steps) idle for over 24 hours" in result.output
+    with app.app_context():
+        kept = db.session.scalars(select(FlowStep.trace_id).order_by(FlowStep.id)).all()
+    assert kept == ["active", "active", "recent"]
+
+
+def test_a_trace_keeps_only_its_latest_steps(flow, client, app):
+    flow.sign_in("alice")
+    for _ in range(flow_trace.MAX_STEPS // 3 + 1):
+        client.get("/profile")
+    with app.app_context():
+        count = db.session.scalar(select(func.count()).select_from(FlowStep))
+        titles = db.session.scalars(select(FlowStep.title)).all()
+    assert count == flow_trace.MAX_STEPS
+    assert "POST /login/demo" not in titles
+
+
+def test_secrets_are_redacted_by_name_whatever_a_call_site_passes():
+    assert flow_trace.shown("client_secret", CLIENT_SECRET) == "sent (redacted)"
+    assert flow_trace.shown("password", "wonderland") == "sent (redacted)"
+    assert flow_trace.shown("id_token_hint", "a.b.c") == "sent (redacted)"
+    assert flow_trace.shown("claim nonce", "n-123") == digest("n-123") + "…"
+    assert flow_trace.shown("state", "matches a sign-in this browser started") == (
+        "matches a sign-in this browser started"
+    )
+    url = flow_trace.shown("Location", "https://p.example/end?id_token_hint=a.b.c&state=s%2B1&x=1")
+    assert url == f"https://p.example/end?id_token_hint=(redacted)&state={digest('s+1')}…&x=1"

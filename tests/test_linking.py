@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import LinkedAccount, User
 from tests.forms import csrf_token
+from tests.misbehaving import MisbehavingProvider
 
 
 @pytest.fixture(autouse=True)
@@ -106,6 +107,28 @@ def test_a_new_identity_with_a_known_email_is_not_merged_or_created(flow, app):
     assert stranger.get("/profile").status_code == 302
 
 
+def test_an_unverified_email_cannot_lock_its_real_owner_out(flow, app, provider):
+    # An attacker types alice's address, unverified, into their account at the demo provider
+    # and signs in here first.
+    misbehave = MisbehavingProvider(provider)
+    claims = {"email": "alice@example.org", "email_verified": False}
+    misbehave.id_token_claims(**claims)
+    misbehave.userinfo(lambda userinfo: {**userinfo, **claims})
+    assert flow.sign_in("bob").status_code == 303
+    with app.app_context():
+        assert db.session.scalars(select(User.email)).all() == [None]
+        assert db.session.scalars(select(LinkedAccount.email)).all() == [None]
+
+    # Alice, whose address Corp SSO has verified, signs in for the first time.
+    alice = app.test_client()
+    response = alice.get(flow.authorize(_start_in(alice, "corp"), "alice"))
+
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert rows(app, User) == 2
+    with app.app_context():
+        assert "alice@example.org" in db.session.scalars(select(User.email)).all()
+
+
 def _start_in(client, provider_name: str) -> str:
     page = client.get("/login").get_data(as_text=True)
     return client.post(f"/login/{provider_name}", data={"csrf_token": csrf_token(page)}).headers[
@@ -182,9 +205,17 @@ def test_the_last_sign_in_method_cannot_be_unlinked(flow, client, app):
     assert rows(app, LinkedAccount) == 1
 
 
-def test_unlinking_a_provider_that_is_not_linked_is_not_found(flow, client):
+def test_unlinking_a_provider_that_is_not_linked_says_so(flow, client, app):
     flow.sign_in("alice")
-    assert post(client, "/profile/unlink/corp").status_code == 404
+    response = post(client, "/profile/unlink/corp")
+    assert response.status_code == 303
+    assert "Corp SSO is not linked to your account" in client.get("/profile").get_data(as_text=True)
+    assert rows(app, LinkedAccount) == 1
+
+
+def test_unlinking_a_provider_that_does_not_exist_is_not_found(flow, client):
+    flow.sign_in("alice")
+    assert post(client, "/profile/unlink/nowhere").status_code == 404
 
 
 @pytest.mark.parametrize("path", ["/profile/unlink/demo", "/profile/link/corp", "/profile/delete"])

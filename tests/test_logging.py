@@ -59,6 +59,21 @@ def test_a_line_break_in_a_message_cannot_forge_a_log_line(caplog, app):
     assert "\\n2026-01-01" in record.getMessage()
 
 
+def test_an_unhandled_error_is_logged_masked_and_cannot_forge_a_security_event(app, caplog):
+    forged = json.dumps({"event": "sign_in", "outcome": "ok", "user_id": 1})
+
+    @app.get("/fails")
+    def fails():
+        raise ValueError(f"provider answered refresh_token=abc\n{forged}")
+
+    caplog.set_level(logging.ERROR)
+    assert app.test_client().get("/fails").status_code == 500
+    assert "Traceback (most recent call last):" in caplog.text
+    assert "refresh_token=abc" not in caplog.text
+    assert "ValueError: provider answered refresh_token=[redacted]" in caplog.text
+    assert not [line for line in caplog.text.splitlines() if line.startswith("{")]
+
+
 def test_sign_in_and_refusals_are_security_events_with_reasons(flow, caplog):
     caplog.set_level(logging.INFO, logger="security")
     flow.sign_in("alice")

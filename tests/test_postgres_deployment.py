@@ -14,7 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 import pooled_connections
-from tests.deployment import DATABASE_URL_VARIABLE, deploy
+from tests.deployment import DATABASE_URL_VARIABLE, concurrent_gets, deploy
 
 pytestmark = [
     pytest.mark.postgres,
@@ -311,6 +311,57 @@ def test_deleting_the_account_while_the_provider_is_down_removes_user_and_tokens
     assert site.count("users") == 0
     assert site.count("linked_accounts") == 0
     assert alice.get("/profile", instance=0).status_code == 302
+
+
+# -- Races: two tabs, two clicks, two instances -------------------------------------------------
+
+
+def test_unlinks_against_refreshes_on_two_instances_never_fail(site, alice):
+    assert alice.link("corp").status_code == 303
+    for _ in range(5):
+        answers = alice.submit_together(
+            "/profile", [("/profile/refresh/demo", {}, 0), ("/profile/unlink/demo", {}, 1)]
+        )
+        assert [answer.status_code for answer in answers] == [303, 303]
+        assert site.link_row("demo") is None
+        assert site.link_row("corp") is not None
+        assert alice.link("demo").status_code == 303
+
+
+def test_two_unlinks_at_once_leave_one_way_to_sign_in(site, alice):
+    assert alice.link("corp").status_code == 303
+    answers = alice.submit_together(
+        "/profile", [("/profile/unlink/demo", {}, 0), ("/profile/unlink/corp", {}, 1)]
+    )
+    assert [answer.status_code for answer in answers] == [303, 303]
+    assert site.count("linked_accounts") == 1
+
+
+def test_two_deletions_at_once_delete_the_account_once(site, alice):
+    delete = ("/profile/delete", {"confirm": "yes"})
+    answers = alice.submit_together("/profile", [(*delete, 0), (*delete, 1)])
+    assert [answer.status_code for answer in answers] == [303, 303]
+    assert site.count("users") == 0
+    assert site.count("linked_accounts") == 0
+
+
+def test_the_same_callback_on_two_instances_at_once_signs_in_once(site):
+    browser = site.browser()
+    callback_url = browser.callback_url("alice")
+    path = callback_url.removeprefix(site.base_url)
+    answers = concurrent_gets([url + path for url in site.urls], browser.cookies())
+    assert sorted(answer.status_code for answer in answers) == [303, 400]
+    assert site.count("users") == 1
+
+
+def test_two_first_sign_ins_of_one_person_at_once_make_one_account(site):
+    browser = site.browser()
+    paths = [browser.callback_url("alice").removeprefix(site.base_url) for _ in range(2)]
+    urls = [url + path for url, path in zip(site.urls, paths, strict=True)]
+    answers = concurrent_gets(urls, browser.cookies())
+    assert [answer.status_code for answer in answers] == [303, 303]
+    assert site.count("users") == 1
+    assert site.count("linked_accounts") == 1
 
 
 def test_rotating_the_encryption_key_instance_by_instance_keeps_every_link(own_site):

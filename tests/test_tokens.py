@@ -92,6 +92,36 @@ def test_a_token_within_the_leeway_is_refreshed_too(flow, provider, client, app)
     assert len(provider.recorder.token_requests("refresh_token")) == 1
 
 
+def test_a_token_shorter_lived_than_the_leeway_is_not_refreshed_on_every_view(
+    flow, provider, client, app
+):
+    # The provider issues 8-second access tokens; the leeway is 60 s.
+    provider.recorder.rewrite("/token", lambda body: {**body, "expires_in": 8}, times=None)
+    flow.sign_in("alice")
+    provider.recorder.requests.clear()
+
+    for _ in range(10):
+        assert "Wonderland" in client.get("/profile").get_data(as_text=True)
+    assert provider.recorder.token_requests("refresh_token") == []
+
+    # Within half its lifetime of expiry, it is refreshed, once.
+    with app.app_context():
+        link = the_link(app)
+        link.expires_at = utcnow() + timedelta(seconds=3)
+        db.session.commit()
+    for _ in range(3):
+        client.get("/profile")
+    assert len(provider.recorder.token_requests("refresh_token")) == 1
+
+
+def test_an_absurd_expires_in_is_taken_as_a_long_lifetime(flow, provider, client, app):
+    provider.recorder.rewrite("/token", lambda body: {**body, "expires_in": 10**30})
+    assert flow.sign_in("alice").status_code == 303
+    assert "Wonderland" in client.get("/profile").get_data(as_text=True)
+    with app.app_context():
+        assert the_link(app).expires_at > utcnow() + timedelta(days=365)
+
+
 def test_rotated_refresh_tokens_are_followed_and_never_sent_twice(flow, provider, client, app):
     flow.sign_in("alice")
     provider.recorder.clear()

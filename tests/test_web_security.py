@@ -241,3 +241,34 @@ def test_the_sign_in_start_survives_any_form(fuzz_app, provider, form):
     else:
         assert rows(fuzz_app, LoginAttempt) == before
     assert rows(fuzz_app, User) == 0
+
+
+def test_forms_may_lead_only_to_this_app_and_its_providers(client, provider):
+    policy = client.get("/login").headers["Content-Security-Policy"]
+    form_action = next(rule for rule in policy.split("; ") if rule.startswith("form-action"))
+    # The provider's sign-in page (the redirect after "Sign in with ..."), and nowhere else.
+    assert form_action.split()[1:] == ["'self'", provider.issuer]
+
+
+def test_a_plain_oauth_providers_sign_in_page_is_a_form_action_too(tmp_path, provider):
+    app = create_app(
+        client_config(
+            tmp_path, provider.issuer, GITHUB_CLIENT_ID="gh-id", GITHUB_CLIENT_SECRET="gh-secret"
+        )
+    )
+    policy = app.test_client().get("/login").headers["Content-Security-Policy"]
+    assert "form-action 'self' " in policy
+    assert "https://github.com" in policy
+    assert " http: " not in policy
+    assert " https: " not in policy
+
+
+def test_an_endpoint_discovered_on_another_host_is_a_form_action_once_known(
+    tmp_path, provider, client, flow
+):
+    flow.sign_in("alice")  # discovery is fetched and cached
+    app = client.application
+    cached = app.extensions["provider_metadata"].documents["demo"].value
+    cached["end_session_endpoint"] = "https://logout.example:8443/end"
+    policy = client.get("/profile").headers["Content-Security-Policy"]
+    assert "https://logout.example:8443" in policy

@@ -1,0 +1,150 @@
+"""Requests that race each other: an unlink against a refresh, two unlinks, two deletions, two
+callbacks. Whichever request gets there first, the other ends on a page that says what happened,
+never on a server error, and the account is left in a state the rules allow.
+
+The interleavings are made exact: a second connection does what the competing request did right
+after this request loaded the signed-in user, which is when the reviewer's races went wrong.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import pytest
+from flask import request, request_started
+from flask_login import current_user
+from sqlalchemy import text
+
+from extensions import db
+from models import LinkedAccount, User
+from tests.forms import csrf_token
+from tests.test_linking import link, post, rows
+
+
+@pytest.fixture(autouse=True)
+def app_overrides(corp_env):
+    # "corp" comes from the environment: drop the test default that would override it.
+    return {"OIDC_PROVIDERS": None}
+
+
+@contextmanager
+def meanwhile(app, *statements: str) -> Iterator[None]:
+    """While inside, each POST first loads the signed-in user, then another connection runs the
+    statements and commits: what a competing request that won the race would have done."""
+
+    def competing_request(sender, **extra):
+        if request.method == "POST" and current_user.is_authenticated:
+            with db.engine.begin() as connection:
+                for statement in statements:
+                    connection.execute(text(statement))
+
+    request_started.connect(competing_request, app)
+    try:
+        yield
+    finally:
+        request_started.disconnect(competing_request, app)
+
+
+def test_a_refresh_whose_link_was_unlinked_meanwhile_says_so(flow, client, app):
+    flow.sign_in("alice")
+    link(flow, "corp")
+    with meanwhile(app, "DELETE FROM linked_accounts WHERE provider = 'demo'"):
+        response = post(client, "/profile/refresh/demo")
+    assert response.status_code == 303
+    page = client.get("/profile").get_data(as_text=True)
+    assert "Demo Provider is no longer linked to your account" in page
+    assert rows(app, LinkedAccount) == 1
+
+
+def test_an_unlink_that_another_tab_already_did_says_so(flow, client, app):
+    flow.sign_in("alice")
+    link(flow, "corp")
+    with meanwhile(app, "DELETE FROM linked_accounts WHERE provider = 'corp'"):
+        response = post(client, "/profile/unlink/corp")
+    assert response.status_code == 303
+    page = client.get("/profile").get_data(as_text=True)
+    assert "Corp SSO is not linked to your account" in page
+    assert rows(app, LinkedAccount) == 1
+
+
+def test_two_unlinks_at_once_never_leave_an_account_without_a_sign_in_method(flow, client, app):
+    flow.sign_in("alice")
+    link(flow, "corp")
+    # The other tab unlinked corp; this tab, which still saw two links, unlinks demo.
+    with meanwhile(app, "DELETE FROM linked_accounts WHERE provider = 'corp'"):
+        response = post(client, "/profile/unlink/demo")
+    assert response.status_code == 303
+    page = client.get("/profile").get_data(as_text=True)
+    assert "your only way to sign in" in page
+    assert rows(app, LinkedAccount) == 1
+
+
+def test_deleting_an_account_that_another_tab_just_deleted_signs_out_cleanly(flow, client, app):
+    flow.sign_in("alice")
+    with meanwhile(app, "DELETE FROM linked_accounts", "DELETE FROM users"):
+        response = post(client, "/profile/delete", confirm="yes")
+    assert response.status_code == 303
+    assert rows(app, User) == 0
+    assert client.get("/profile").status_code == 302
+
+
+def concurrently(count: int, action: Callable[[int], object]) -> list:
+    """Run `action(i)` for i in range(count) from as many threads, released together."""
+    barrier = threading.Barrier(count)
+
+    def run(index: int):
+        barrier.wait(timeout=10)
+        return action(index)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_the_same_callback_twice_at_once_signs_in_once(flow, app):
+    callback_url = flow.authorize(flow.start())
+    cookie = flow.client.get_cookie("session").value
+
+    def open_callback(_):
+        browser = app.test_client()
+        browser.set_cookie("session", cookie)
+        return browser.get(callback_url).status_code
+
+    statuses = sorted(concurrently(2, open_callback))
+    assert statuses == [303, 400]
+    assert rows(app, User) == 1
+
+
+def test_two_first_sign_ins_of_one_person_at_once_make_one_account(flow, app):
+    # Two tabs, each with a sign-in of its own, come back at the same moment.
+    callbacks = [flow.authorize(flow.start()) for _ in range(2)]
+    cookie = flow.client.get_cookie("session").value
+
+    def open_callback(index):
+        browser = app.test_client()
+        browser.set_cookie("session", cookie)
+        return browser.get(callbacks[index]).status_code
+
+    assert concurrently(2, open_callback) == [303, 303]
+    assert rows(app, User) == 1
+    assert rows(app, LinkedAccount) == 1
+
+
+def test_unlinks_against_refreshes_at_once_never_fail(flow, client, app):
+    flow.sign_in("alice")
+    link(flow, "corp")
+    for _ in range(3):
+        token = csrf_token(client.get("/profile").get_data(as_text=True))
+        cookie = client.get_cookie("session").value
+        paths = ["/profile/refresh/demo", "/profile/unlink/demo"]
+
+        def submit(index, cookie=cookie, token=token, paths=paths):
+            browser = app.test_client()
+            browser.set_cookie("session", cookie)
+            return browser.post(paths[index], data={"csrf_token": token}).status_code
+
+        assert concurrently(2, submit) == [303, 303]
+        assert rows(app, LinkedAccount) == 1
+        assert link(flow, "demo").status_code == 303

@@ -1,0 +1,158 @@
+"""Every client route against hostile requests: odd methods, non-ASCII and invalid UTF-8 in the
+path, query, headers and body, duplicated parameters, wrong content types and huge values, signed
+in or not, with the debugger on or off. The answer is always a clear 4xx (or the page itself),
+never a server error and never a traceback.
+
+Routes are read from the app's URL map, so a route added later is fuzzed without a change here.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.routing import Rule
+
+from tests.forms import csrf_token
+
+FUZZ = settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+
+METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
+PROVIDER_NAMES = ("demo", "corp", "github", "DEMO", "dém", "%ff", "..", "a" * 300)
+# Raw bytes as a server hands them to WSGI: header values arrive as latin-1 strings, so invalid
+# UTF-8 (\xff, a lone continuation byte, an overlong slash) reaches the app as these characters.
+INVALID_UTF8 = ("\xff\xfe", "\xc0\xaf", "\x80", "\xed\xa0\x80")
+odd_text = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(INVALID_UTF8),
+    st.sampled_from(["", " ", "null", "0", "-1", "/\\evil.example", "\r\nX-Injected: 1"]),
+    st.just("x" * 100_000),
+)
+raw_bytes = st.one_of(
+    st.binary(max_size=200),
+    st.sampled_from([b"\xff\xfe\x00", b"%ff%fe", b"a=%ZZ&a=1&a=2", b"{" * 2000]),
+    st.just(b"q=" + b"x" * 1_000_000),
+)
+FIELD_NAMES = ("next", "provider", "confirm", "csrf_token", "x")
+FORM = "application/x-www-form-urlencoded"
+CONTENT_TYPES = (
+    None,
+    "application/x-www-form-urlencoded",
+    "application/x-www-form-urlencoded; charset=latin-1",
+    "multipart/form-data",
+    "multipart/form-data; boundary=",
+    "application/json",
+    "text/plain",
+    "text/html; charset=\xff",
+)
+header_names = st.sampled_from(
+    ["Authorization", "Cookie", "Content-Type", "Accept", "Referer", "X-Forwarded-For", "Origin"]
+)
+
+
+def routes(app) -> list[Rule]:
+    return list(app.url_map.iter_rules())
+
+
+def path_for(rule: Rule, value: str) -> str:
+    """The rule's path with every variable part (`<provider_name>`, `<path:filename>`) set to
+    `value`."""
+    return re.sub(r"<[^>]+>", lambda _: value, rule.rule)
+
+
+@st.composite
+def hostile_requests(draw, rule: Rule):
+    value = draw(st.one_of(st.sampled_from(PROVIDER_NAMES), odd_text.map(lambda t: t[:200])))
+    # Mostly the methods the route answers, so the fuzz reaches the view; sometimes any other.
+    allowed = sorted(rule.methods - {"HEAD", "OPTIONS"})
+    method = draw(
+        st.one_of(st.sampled_from(allowed), st.sampled_from(allowed), st.sampled_from(METHODS))
+    )
+    # A list of pairs: the same name may come several times.
+    fields = draw(st.lists(st.tuples(st.sampled_from(FIELD_NAMES), odd_text), max_size=6))
+    return {
+        "method": method,
+        "path": path_for(rule, value),
+        "query_string": draw(st.one_of(raw_bytes, st.just(b""))),
+        "headers": draw(st.lists(st.tuples(header_names, odd_text), max_size=3)),
+        # Mostly a form, as browsers send, so the fields reach the view; sometimes anything.
+        "content_type": draw(
+            st.one_of(st.just(FORM), st.just(FORM), st.sampled_from(CONTENT_TYPES))
+        ),
+        "data": draw(st.one_of(st.just(fields), st.just(fields), raw_bytes)),
+        "with_csrf_token": draw(st.booleans()) or draw(st.booleans()),
+        "debug": draw(st.booleans()),
+    }
+
+
+@pytest.fixture
+def app_overrides():
+    # Deep enough to reach the views: the fuzz must not be stopped at the rate limit.
+    return {"SIGN_IN_RATE_LIMIT": "100000 per minute"}
+
+
+def send(app, client, token: str, request: dict):
+    app.debug = request["debug"]
+    data = request["data"]
+    if isinstance(data, list) and request["with_csrf_token"]:
+        data = [("csrf_token", token), *data]
+    if isinstance(data, list):
+        data = "&".join(f"{name}={value}" for name, value in data).encode("utf-8", "replace")
+    environ = {"QUERY_STRING": request["query_string"].decode("latin-1")}
+    for name, value in request["headers"]:
+        # An HTTP server never passes on a line break inside a header; anything else it does.
+        key = "HTTP_" + name.upper().replace("-", "_")
+        environ[key] = value[:8000].replace("\r", "").replace("\n", "")
+    try:
+        return client.open(
+            request["path"],
+            method=request["method"],
+            # As a server passes raw bytes to WSGI: as latin-1 characters.
+            environ_overrides=environ,
+            content_type=request["content_type"],
+            data=data,
+        )
+    finally:
+        app.debug = False
+
+
+def assert_no_server_error(response, request) -> None:
+    body = response.get_data(as_text=True)
+    described = f"{request['method']} {request['path'][:80]!r}"
+    assert response.status_code < 500, f"{described} answered {response.status_code}"
+    assert "Traceback" not in body, described
+    assert "Werkzeug Debugger" not in body, described
+
+
+def fuzz_every_route(app, client, token: str) -> None:
+    for rule in routes(app):
+
+        @FUZZ
+        @given(request=hostile_requests(rule))
+        def check(request):
+            assert_no_server_error(send(app, client, token, request), request)
+
+        check()
+
+
+def test_no_route_fails_on_hostile_input_when_signed_out(app, client):
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    fuzz_every_route(app, client, token)
+
+
+def test_no_route_fails_on_hostile_input_when_signed_in(app, client, flow):
+    assert flow.sign_in("alice").status_code == 303
+    token = csrf_token(client.get("/profile").get_data(as_text=True))
+    fuzz_every_route(app, client, token)
