@@ -151,3 +151,15 @@ def test_no_secret_reaches_any_log_with_every_logger_at_debug(
     assert "token" in caplog.text  # the loggers did run at DEBUG
     leaked = sorted(s for s in secrets if s and s in captured)
     assert leaked == []
+
+
+@pytest.mark.parametrize("app_overrides", [{"SQLALCHEMY_ECHO": True, "OIDC_PROVIDERS": None}])
+def test_sql_echo_shows_statements_but_never_their_parameters(capfd, flow, client):
+    # capfd first: the echo handler binds to the stdout of when the app is built.
+    authorization_url = flow.start()
+    client.get(flow.authorize(authorization_url))
+    written = "".join(capfd.readouterr())
+
+    assert "INSERT INTO login_attempts" in written  # the echo is on
+    assert query(authorization_url)["nonce"] not in written
+    assert query(authorization_url)["state"] not in written
