@@ -82,24 +82,26 @@ def _mount_demo_provider(app: Flask) -> None:
 
     base_url = app.config["BASE_URL"]
     client = app.extensions["providers"]["demo"]
-    provider_app = demo_provider.create_app(
-        {
-            "DEMO_PROVIDER_ISSUER": base_url + DEMO_PROVIDER_MOUNT,
-            "DEMO_PROVIDER_ACCESS_TOKEN_TTL": app.config["DEMO_PROVIDER_ACCESS_TOKEN_TTL"],
-            "DEMO_PROVIDER_SHOW_DEMO_USERS": app.config["APP_ENV"] != "production",
-            "DEMO_PROVIDER_PRODUCTION": app.config["APP_ENV"] == "production",
-            "DEMO_PROVIDER_LEGACY_IMPLICIT": app.config["DEMO_PROVIDER_LEGACY_IMPLICIT"],
-            "DEMO_PROVIDER_CLIENTS": [
-                {
-                    "client_id": app.config["DEMO_CLIENT_ID"],
-                    "client_secret": app.config["DEMO_CLIENT_SECRET"],
-                    "redirect_uris": [client.redirect_uri(base_url)],
-                    "post_logout_redirect_uris": [base_url + "/logout/complete"],
-                    "client_name": DEMO_CLIENT_NAME,
-                    "scope": client.scope,
-                }
-            ],
-        },
-        instance_path=app.instance_path,
-    )
+    settings = {
+        "DEMO_PROVIDER_ISSUER": base_url + DEMO_PROVIDER_MOUNT,
+        "DEMO_PROVIDER_ACCESS_TOKEN_TTL": app.config["DEMO_PROVIDER_ACCESS_TOKEN_TTL"],
+        "DEMO_PROVIDER_SHOW_DEMO_USERS": app.config["APP_ENV"] != "production",
+        "DEMO_PROVIDER_PRODUCTION": app.config["APP_ENV"] == "production",
+        "DEMO_PROVIDER_LEGACY_IMPLICIT": app.config["DEMO_PROVIDER_LEGACY_IMPLICIT"],
+        "DEMO_PROVIDER_USER_PASSWORDS": app.config["DEMO_PROVIDER_USER_PASSWORDS"],
+        "DEMO_PROVIDER_CLIENTS": [
+            {
+                "client_id": app.config["DEMO_CLIENT_ID"],
+                "client_secret": app.config["DEMO_CLIENT_SECRET"],
+                "redirect_uris": [client.redirect_uri(base_url)],
+                "post_logout_redirect_uris": [base_url + "/logout/complete"],
+                "client_name": DEMO_CLIENT_NAME,
+                "scope": client.scope,
+            }
+        ],
+    }
+    try:
+        provider_app = demo_provider.create_app(settings, instance_path=app.instance_path)
+    except ValueError as error:  # a setting the provider refuses to run with
+        raise config.ConfigurationError(f"Demo provider: {error}") from error
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEMO_PROVIDER_MOUNT: provider_app})

@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     "DEMO_PROVIDER_ACCESS_TOKEN_TTL": 300,
     # The implicit-grant lab of the demo provider (deprecated flow, for teaching only).
     "DEMO_PROVIDER_LEGACY_IMPLICIT": False,
+    # New passwords for the demo provider's users (alice, bob): `alice:...,bob:...`. Needed for
+    # the demo provider in production, where its published passwords are refused.
+    "DEMO_PROVIDER_USER_PASSWORDS": None,
     "DEMO_CLIENT_ID": "reference-app",
     "DEMO_CLIENT_SECRET": None,
     "DEMO_ISSUER": None,
@@ -98,6 +101,7 @@ ENVIRONMENT: dict[str, type] = {
     "FLOW_INSPECTOR_ENABLED": bool,
     "DEMO_PROVIDER_ACCESS_TOKEN_TTL": int,
     "DEMO_PROVIDER_LEGACY_IMPLICIT": bool,
+    "DEMO_PROVIDER_USER_PASSWORDS": str,
     "DEMO_CLIENT_ID": str,
     "DEMO_CLIENT_SECRET": str,
     "DEMO_ISSUER": str,

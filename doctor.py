@@ -90,7 +90,15 @@ def configuration(config: Mapping[str, Any]) -> Iterator[Finding]:
         )
 
     if production and config.get("DEMO_PROVIDER_ENABLED"):
-        yield Finding(WARNING, "DEMO_PROVIDER_ENABLED", "the demo provider's passwords are public")
+        if config.get("DEMO_PROVIDER_EMBEDDED") and not config.get("DEMO_PROVIDER_USER_PASSWORDS"):
+            # alice/wonderland and bob/builder are printed in this README: anyone could sign in.
+            yield Finding(
+                ERROR,
+                "DEMO_PROVIDER_USER_PASSWORDS",
+                "the demo provider is on with its published passwords: set new ones",
+            )
+        else:
+            yield Finding(WARNING, "DEMO_PROVIDER_ENABLED", "the demo provider is on in production")
 
     if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://") and production:
         yield Finding(

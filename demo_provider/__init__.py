@@ -1,7 +1,8 @@
 """The embedded demo provider: an OAuth 2.0 authorization server, OpenID provider and resource
 server in its own Flask app, with its own database, cookie and keys. The client reaches it over
 HTTP only. Run it alone with `flask --app demo_provider run --port 5001` (binds 127.0.0.1);
-register workshop clients with `flask --app demo_provider clients register --help`.
+register workshop clients with `flask --app demo_provider clients register --help`. Building the
+app writes nothing to its database: that happens when it serves its first request (`prepare`).
 """
 
 from __future__ import annotations
@@ -15,30 +16,40 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
 from demo_provider import (
-    clients,
     commands,
     endpoints,
     errors,
+    form_data,
     headers,
     implicit_lab,
+    preparation,
     server,
     settings,
     signing,
     throttling,
-    users,
     views,
 )
 from demo_provider.extensions import csrf, db
+
+# Tests and tools that read the database before the provider has served a request call this.
+prepare = preparation.prepare
 
 
 def create_app(
     config: Mapping[str, Any] | None = None, *, instance_path: str | None = None
 ) -> Flask:
-    """Build a provider app from `config`, or from `DEMO_PROVIDER_*` environment variables."""
+    """Build a provider app from `config`, or from `DEMO_PROVIDER_*` environment variables.
+
+    Raises ValueError on a configuration it must not run with. Its database is left untouched
+    until the app serves its first request or `prepare(app)` is called.
+    """
     app = Flask(
         __name__,
         instance_path=os.path.abspath(instance_path) if instance_path else None,
     )
+    # Multipart parts without a field name are dropped before anything reads the form, and a
+    # query string that is not UTF-8 is refused before any other request hook reads it.
+    form_data.init_app(app)
     os.makedirs(app.instance_path, exist_ok=True)
     source = dict(config) if config is not None else settings.environment()
     app.config.update(settings.resolve(source, app.instance_path))
@@ -47,6 +58,8 @@ def create_app(
     )
 
     db.init_app(app)
+    # Before the request hooks below, so that they find the database ready.
+    preparation.init_app(app)
     csrf.init_app(app)
     # Token, revocation and userinfo are called by clients with their own credentials, not by
     # a browser holding this provider's cookie, so a CSRF token does not apply to them.
@@ -65,12 +78,6 @@ def create_app(
     errors.init_app(app)
     app.register_error_handler(CSRFError, _csrf_error)
     _quiet_authlib_debug_logging()
-
-    with app.app_context():
-        db.create_all()
-        users.seed_demo_users()
-        clients.register(app.config["DEMO_PROVIDER_CLIENTS"])
-        implicit_lab.sync_client(app.config)
     return app
 
 

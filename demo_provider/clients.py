@@ -1,7 +1,7 @@
-"""Client registration: the clients named in the configuration are checked and upserted into the
-provider's database at start; workshop clients are added, listed and deleted from the command line
-(`commands.py`). Redirect URIs are checked the same way for both, and secrets are stored only as
-digests.
+"""Client registration: the clients named in the configuration are checked when the app is built
+and upserted into the provider's database when it first serves (`preparation.py`); workshop
+clients are added, listed and deleted from the command line (`commands.py`). Redirect URIs are
+checked the same way for both, and secrets are stored only as digests.
 """
 
 from __future__ import annotations

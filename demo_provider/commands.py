@@ -1,15 +1,22 @@
 """`flask --app demo_provider clients ...`: register extra clients for a workshop (confidential
 with a secret, or public with PKCE and no secret), list them, delete them. A new client's secret
-is printed once, at registration; the provider keeps only its digest.
+is printed once, at registration; the provider keeps only its digest. Only `register` and `delete`
+write, and only what they are asked to: the clients in this shell's configuration are stored by
+the provider when it serves, never by a command.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import inspect
 
-from demo_provider import clients, scopes
+from demo_provider import clients, preparation, scopes
+from demo_provider.extensions import db
 from demo_provider.models import Client
 
 clients_group = AppGroup("clients", help="Register, list and delete the Demo Provider's clients.")
@@ -53,6 +60,7 @@ def register_command(
     name, redirect_uris, public, scope, post_logout_redirect_uris, legacy_implicit
 ) -> None:
     """Register a client and print its credentials, once."""
+    preparation.create_tables(current_app)
     try:
         new = clients.create(
             name,
@@ -94,32 +102,65 @@ def register_command(
 @clients_group.command("list")
 def list_command() -> None:
     """List the registered clients, without secrets (only their digests are kept)."""
-    registered = clients.all_clients()
-    if not registered:
+    # Read only, tables included: this shell's configuration may not be the running server's
+    # (another BASE_URL, say), and listing must not overwrite what the server registered.
+    ready = set(db.metadata.tables) <= set(inspect(db.engine).get_table_names())
+    registered = {client.client_id: client for client in clients.all_clients()} if ready else {}
+    if not ready:
+        click.echo(
+            "The Demo Provider's database is not set up yet: the provider does that when it "
+            "serves its first request."
+        )
+    elif not registered:
         click.echo("No clients are registered.")
-        return
-    for client in registered:
+    for client in registered.values():
         click.echo(f'{client.client_id}  "{client.client_name}"  ({_describe(client)})')
         for uri in client.redirect_uris:
             click.echo(f"    redirect URI:  {uri}")
         for uri in client.post_logout_redirect_uris:
             click.echo(f"    after logout:  {uri}")
         click.echo(f"    scope:         {client.scope}")
+    pending = [
+        item
+        for item in current_app.config["DEMO_PROVIDER_CLIENTS"]
+        if not _stored_as_configured(registered.get(item["client_id"]), item)
+    ]
+    if pending:
+        click.echo(
+            "\nIn this configuration (DEMO_PROVIDER_CLIENTS) but not registered so: stored when a "
+            "provider with this configuration serves its first request."
+        )
+    for item in pending:
+        click.echo(f'{item["client_id"]}  "{item["client_name"]}"')
+        for uri in item["redirect_uris"]:
+            click.echo(f"    redirect URI:  {uri}")
 
 
 @clients_group.command("delete")
 @click.argument("client_id")
 def delete_command(client_id: str) -> None:
     """Delete a client; every token it holds stops working at once."""
+    preparation.create_tables(current_app)
     configured = {item["client_id"] for item in current_app.config["DEMO_PROVIDER_CLIENTS"]}
     if client_id in configured:
         raise click.ClickException(
-            f"{client_id} is listed in DEMO_PROVIDER_CLIENTS and would be registered again at "
-            "the next start; remove it from the configuration instead."
+            f"{client_id} is listed in DEMO_PROVIDER_CLIENTS and would be registered again when "
+            "the provider next starts serving; remove it from the configuration instead."
         )
     if not clients.remove(client_id):
         raise click.ClickException(f"No client is registered with client_id {client_id!r}.")
     click.echo(f"Deleted {client_id}: its tokens no longer work, and its sign-ins are refused.")
+
+
+def _stored_as_configured(client: Client | None, item: Mapping[str, Any]) -> bool:
+    """Whether the stored client matches its configured registration (secret digests aside)."""
+    return client is not None and (
+        client.redirect_uris == item["redirect_uris"]
+        and client.post_logout_redirect_uris
+        == list(dict.fromkeys(item["post_logout_redirect_uris"]))
+        and client.client_name == item["client_name"]
+        and client.scope == item["scope"]
+    )
 
 
 def _describe(client: Client) -> str:

@@ -5,8 +5,8 @@ short page for everything a browser sees, and never a traceback or internal deta
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, current_app, got_request_exception, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 # Called by clients, which parse JSON errors (RFC 6749 section 5.2, RFC 6750 section 3).
 _MACHINE_PATHS = ("/token", "/revoke", "/userinfo", "/jwks.json")
@@ -32,11 +32,38 @@ _DEFAULT_PAGE = (
 )
 
 
+# The last resort, when even the error page fails: plain text, nothing from the exception.
+_FALLBACK = ("Something went wrong at the Demo Provider.\n", 500, {"Content-Type": "text/plain"})
+
+
 def init_app(app: Flask) -> None:
     """Answer every HTTP error of `app`, and unexpected exceptions as 500, in the right format."""
-    # An unhandled exception reaches this as an InternalServerError (after Flask has logged it),
-    # unless the app runs in debug mode, where the debugger shows it instead.
     app.register_error_handler(HTTPException, http_error)
+    # Without a handler for Exception, Flask re-raises an unexpected exception when
+    # PROPAGATE_EXCEPTIONS is on, as it is in debug mode (FLASK_DEBUG=1 reaches this app too
+    # when the client mounts it): `flask run --debug` then shows whoever reached the bug
+    # Werkzeug's debugger, a traceback page with a console. With this handler, nothing is
+    # re-raised.
+    app.register_error_handler(Exception, unexpected_error)
+
+
+def unexpected_error(error: Exception):
+    """A 500 in the caller's format for an exception nothing else handled, logged with its
+    traceback for the operator and never shown to the caller.
+    """
+    if isinstance(error, HTTPException):
+        return http_error(error)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # What Flask does for an unhandled exception: the log line, and the signal error reporters
+    # (Sentry and the like) listen to.
+    app.log_exception((type(error), error, error.__traceback__))
+    got_request_exception.send(app, _async_wrapper=app.ensure_sync, exception=error)
+    try:
+        return http_error(InternalServerError(original_exception=error))
+    except Exception:
+        # An exception raised here would reach Flask's own handling, and so the debugger.
+        app.logger.exception("The Demo Provider's error page failed")
+        return _FALLBACK
 
 
 def http_error(error: HTTPException):

@@ -5,7 +5,6 @@ RFC 9207 `iss`) created per app, and the resource protector guarding userinfo an
 from __future__ import annotations
 
 import base64
-import binascii
 import secrets
 from typing import Any
 from urllib.parse import unquote
@@ -81,8 +80,13 @@ def basic_credentials(headers: Any) -> tuple[str, str] | None:
     if len(parts) != 2 or parts[0].lower() != "basic":
         return None
     try:
-        decoded = base64.b64decode(parts[1]).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        # Strictly: ASCII base64 and nothing else. Header values arrive as Latin-1 text, and
+        # b64decode raises a plain ValueError on non-ASCII text (not binascii.Error), or would
+        # silently skip characters outside the alphabet without validate=True.
+        raw = base64.b64decode(parts[1].strip().encode("ascii"), validate=True)
+        decoded = raw.decode("utf-8")
+    except ValueError:
+        # binascii.Error and the Unicode errors are all ValueErrors.
         return None
     client_id, colon, secret = decoded.partition(":")
     if not colon:
@@ -164,7 +168,7 @@ class TokenRevocationEndpoint(RevocationEndpoint):
 
 
 class TooManyFailedAuthentications(InvalidClientError):
-    """A caller that failed client authentication too often is refused without a secret check."""
+    """A caller whose client authentication failed again after failing too often recently."""
 
     status_code = 429
 
@@ -213,16 +217,24 @@ class ProviderAuthorizationServer(AuthorizationServer):
         client by its client_id alone, at the token and revocation endpoints. Every failure gets
         the same 401 `invalid_client` with a Basic challenge (RFC 6749 section 5.2), so an
         unknown client_id and a wrong secret cannot be told apart, and a caller that keeps
-        failing is cut off for a while.
+        failing gets 429 for a while.
         """
-        key = (self._claimed_client_id(request), _client_address())
-        wait = self.client_auth_failures.retry_after(key)
-        if wait:
-            raise TooManyFailedAuthentications(wait)
+        # The credentials are checked before the throttle is consulted, and correct ones always
+        # pass. The throttle counts per claimed client_id and address, and behind a proxy every
+        # caller shares one address: refusing before checking would let anyone who knows the
+        # (public) client_id lock the real client out with a few wrong guesses. What that gives
+        # up, stopping guessing, is not needed here: secrets are 256-bit random values (from
+        # `clients register`, and the one the client app generates), which no rate of guessing
+        # reaches. The throttle only tells a caller that keeps failing to back off.
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
+            key = (self._claimed_client_id(request), _client_address())
+            wait = self.client_auth_failures.retry_after(key)
+            # Counted even while refused, so a caller that never stops stays refused.
             self.client_auth_failures.record_failure(key)
+            if wait:
+                raise TooManyFailedAuthentications(wait) from None
             raise InvalidClientError(
                 status_code=401, description="Client authentication failed."
             ) from None

@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from demo_provider import instance_files, scopes
+from demo_provider import clients, instance_files, scopes, users
 
 DEFAULT_ISSUER = "http://127.0.0.1:5001"
 DEFAULT_ACCESS_TOKEN_TTL = 300
 DEFAULT_REFRESH_TOKEN_TTL = 30 * 24 * 60 * 60
 DEFAULT_SESSION_COOKIE_NAME = "demo_provider_session"
+# NIST SP 800-63B-4 section 3.1.1.2: at least 15 characters for a password that is the only
+# factor, as it is here.
+MIN_PRODUCTION_PASSWORD_LENGTH = 15
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -65,6 +68,9 @@ def resolve(config: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
             "(DEMO_PROVIDER_PRODUCTION or APP_ENV=production). Use the authorization code flow "
             "with PKCE."
         )
+    user_passwords = _user_passwords(config.get("DEMO_PROVIDER_USER_PASSWORDS"))
+    if production:
+        _check_production_passwords(user_passwords)
     issuer = _issuer(config.get("DEMO_PROVIDER_ISSUER") or DEFAULT_ISSUER)
     issuer_parts = urlsplit(issuer)
 
@@ -89,6 +95,7 @@ def resolve(config: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         or DEFAULT_SESSION_COOKIE_NAME,
         DEMO_PROVIDER_PRODUCTION=production,
         DEMO_PROVIDER_LEGACY_IMPLICIT=legacy_implicit,
+        DEMO_PROVIDER_USER_PASSWORDS=user_passwords,
     )
     resolved.update(
         SECRET_KEY=config.get("DEMO_PROVIDER_SECRET_KEY") or _generated_secret_key(instance),
@@ -139,10 +146,83 @@ def _production(config: Mapping[str, Any]) -> bool:
     where a provider mounted inside the client app, or started beside it, can see it. Either one
     is enough; development is everything else.
     """
-    if _bool(config.get("DEMO_PROVIDER_PRODUCTION", False)):
-        return True
-    app_env = config.get("APP_ENV") or os.environ.get("APP_ENV") or ""
-    return str(app_env).strip().lower() == "production"
+    app_env = str(config.get("APP_ENV") or os.environ.get("APP_ENV") or "").strip().lower()
+    if app_env not in ("", "development", "production"):
+        # The client app refuses such a value too: a typo must not quietly mean development,
+        # here any more than there.
+        raise ValueError("APP_ENV must be exactly 'development' or 'production'.")
+    return _bool(config.get("DEMO_PROVIDER_PRODUCTION", False)) or app_env == "production"
+
+
+def _user_passwords(value: Any) -> dict[str, str]:
+    """The demo users' passwords from `DEMO_PROVIDER_USER_PASSWORDS`, by username.
+
+    Either a mapping (`{"alice": "...", "bob": "..."}`, from a config file or dict) or, from the
+    environment, a string `alice:PASSWORD,bob:PASSWORD`: items split at commas, each at its first
+    colon, surrounding spaces dropped (so such a password cannot hold a comma or start or end with
+    a space; use the mapping for that). A demo user left out keeps the published password.
+    Unknown usernames and empty passwords are refused, so a typo cannot leave a published
+    password in place unnoticed. No value given is ever repeated in an error message.
+    """
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        pairs = []
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            username, colon, password = item.strip().partition(":")
+            if not colon:
+                raise ValueError(
+                    "DEMO_PROVIDER_USER_PASSWORDS must look like 'alice:PASSWORD,bob:PASSWORD'; "
+                    "an item has no colon between username and password"
+                )
+            pairs.append((username.strip(), password))
+    elif isinstance(value, Mapping):
+        pairs = list(value.items())
+    else:
+        raise ValueError("DEMO_PROVIDER_USER_PASSWORDS must be a mapping or a 'user:password,...'")
+    known = {demo.username for demo in users.DEMO_USERS}
+    passwords: dict[str, str] = {}
+    for username, password in pairs:
+        if username not in known:
+            # The unknown name is not echoed: a slip could have put a password in its place.
+            raise ValueError(
+                "DEMO_PROVIDER_USER_PASSWORDS names a user who is not a demo user; the demo users "
+                f"are {', '.join(sorted(known))}"
+            )
+        if username in passwords:
+            raise ValueError(f"DEMO_PROVIDER_USER_PASSWORDS gives {username!r} twice")
+        if not isinstance(password, str) or not password:
+            raise ValueError(f"DEMO_PROVIDER_USER_PASSWORDS: the password of {username!r} is empty")
+        passwords[username] = password
+    return passwords
+
+
+def _check_production_passwords(passwords: Mapping[str, str]) -> None:
+    """Refuse to serve production while a demo user can sign in with a published password.
+
+    The demo users and their passwords are printed in the README and on every development copy's
+    sign-in page, so anyone could sign in as them and approve whatever a client asks. Checked on
+    the configuration when the app is built, before anything is served or written.
+    """
+    published = {demo.password for demo in users.DEMO_USERS}
+    weak = [
+        demo.username
+        for demo in users.DEMO_USERS
+        if demo.username not in passwords
+        or passwords[demo.username] in published
+        or len(passwords[demo.username]) < MIN_PRODUCTION_PASSWORD_LENGTH
+    ]
+    if weak:
+        raise ValueError(
+            "The demo provider runs in production (DEMO_PROVIDER_PRODUCTION or "
+            "APP_ENV=production) but the demo users "
+            f"{', '.join(weak)} would keep a published or short password. Set "
+            "DEMO_PROVIDER_USER_PASSWORDS to 'alice:PASSWORD,bob:PASSWORD' with a new password of "
+            f"at least {MIN_PRODUCTION_PASSWORD_LENGTH} characters for every demo user, or do not "
+            "run the demo provider in production."
+        )
 
 
 def _bool(value: Any) -> bool:
@@ -170,12 +250,22 @@ def _client(item: Mapping[str, Any]) -> dict[str, Any]:
     redirect_uris = _uri_list(item, "redirect_uris")
     if not redirect_uris:
         raise ValueError(f"Client {client_id!r} needs at least one redirect URI")
+    post_logout_redirect_uris = _uri_list(item, "post_logout_redirect_uris")
+    # Checked here, when the app is built, although the registration is only stored when the
+    # provider starts serving: a configuration mistake should stop the start, not a sign-in.
+    try:
+        for uri in redirect_uris:
+            clients.check_redirect_uri(uri)
+        for uri in post_logout_redirect_uris:
+            clients.check_redirect_uri(uri, kind="Post-logout redirect URI")
+    except ValueError as error:
+        raise ValueError(f"Client {client_id!r}: {error}") from None
     return {
         "client_id": client_id,
         "client_secret": client_secret,
         "redirect_uris": redirect_uris,
         # Optional (OIDC RP-Initiated Logout 1.0): without one, logout never redirects back.
-        "post_logout_redirect_uris": _uri_list(item, "post_logout_redirect_uris"),
+        "post_logout_redirect_uris": post_logout_redirect_uris,
         "client_name": item.get("client_name") or client_id,
         "scope": scope,
         # Whether the client may use response_type=token while the implicit lab is switched on.

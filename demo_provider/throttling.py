@@ -1,5 +1,6 @@
-"""Counting failed attempts (wrong passwords at sign-in, wrong client secrets at the token and
-revocation endpoints) so that guessing is cut off after a few tries in a sliding window.
+"""Counting failed attempts in a sliding window: wrong passwords at sign-in, so that guessing is
+cut off after a few tries, and wrong client secrets at the token and revocation endpoints, so that
+a caller that keeps failing is told to back off.
 
 Kept in memory, per process: enough for a demo running as one process on a laptop. Behind several
 gunicorn workers each worker counts on its own (so the real limit is the limit times the number
@@ -130,9 +131,10 @@ class SignInThrottle:
 class ClientAuthenticationThrottle(FailureLimiter):
     """Failed client authentications at the token and revocation endpoints, per claimed client_id
     and client address. Client secrets are long random strings, so this is not what keeps them
-    from being guessed; it stops a misconfigured or hostile caller hammering the endpoints.
-    Keying on the address too means a stranger who knows the (public) client_id cannot lock the
-    real client out from somewhere else.
+    from being guessed; it tells a misconfigured or hostile caller that keeps failing to back off.
+    It is consulted only after the credentials turned out wrong (see
+    `server.ProviderAuthorizationServer.authenticate_client`): a client presenting its correct
+    secret is never refused, even from the address (a shared proxy) a guesser is failing from.
     """
 
     LIMIT = 10

@@ -5,6 +5,7 @@ the signed-in resource owner handed to the authorization endpoint.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +17,9 @@ from demo_provider.models import User
 
 @dataclass(frozen=True)
 class DemoUser:
-    """A seeded account; the password is shown on the login page in development only."""
+    """A seeded account with its published password (shown on the login page in development,
+    replaced by `DEMO_PROVIDER_USER_PASSWORDS`, required in production).
+    """
 
     username: str
     password: str
@@ -57,15 +60,26 @@ class ResourceOwner:
     auth_time: int
 
 
-def seed_demo_users() -> None:
-    """Create the demo users that do not exist yet; existing ones (and their `sub`) are kept."""
+def seed_demo_users(passwords: Mapping[str, str] | None = None) -> None:
+    """Create the demo users that do not exist yet; existing ones (and their `sub`) are kept.
+
+    Each demo user's password is the one given for them in `passwords` (the setting
+    `DEMO_PROVIDER_USER_PASSWORDS`), or else the published one, and an existing user whose stored
+    hash does not match it gets the new hash: the stored password follows the configuration.
+    """
+    passwords = passwords or {}
     for demo in DEMO_USERS:
-        if User.find_by_username(demo.username) is not None:
+        password = passwords.get(demo.username, demo.password)
+        user = User.find_by_username(demo.username)
+        if user is not None:
+            if not _hash_matches(user.password_hash, password):
+                user.password_hash = _demo_password_hash(password)
+                db.session.commit()
             continue
         db.session.add(
             User(
                 username=demo.username,
-                password_hash=_demo_password_hash(demo.password),
+                password_hash=_demo_password_hash(password),
                 name=demo.name,
                 email=demo.email,
                 email_verified=demo.email_verified,
@@ -78,6 +92,11 @@ def seed_demo_users() -> None:
         except IntegrityError:
             # Another process seeded the same user at the same moment; theirs is kept.
             db.session.rollback()
+
+
+def published_password_users(passwords: Mapping[str, str]) -> tuple[DemoUser, ...]:
+    """The demo users still signing in with their published password (none given for them)."""
+    return tuple(demo for demo in DEMO_USERS if demo.username not in passwords)
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -94,8 +113,17 @@ def authenticate(username: str, password: str) -> User | None:
 
 @functools.cache
 def _demo_password_hash(password: str) -> str:
-    """The hash of a published demo password, computed once per process (hashing is slow)."""
+    """The hash of a demo user's password, computed once per process (hashing is slow)."""
     return generate_password_hash(password)
+
+
+def _hash_matches(stored_hash: str, password: str) -> bool:
+    """Whether `stored_hash` is of `password`; the cheap string comparison first, since a hash
+    made by this process is reused for the same password.
+    """
+    return stored_hash == _demo_password_hash(password) or check_password_hash(
+        stored_hash, password
+    )
 
 
 @functools.cache

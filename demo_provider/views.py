@@ -260,11 +260,13 @@ def _sign_in_first(endpoint: str):
 def _login_page(next_path: str | None, error: str | None = None):
     """The sign-in form, listing the demo accounts in development."""
     show_demo_users = current_app.config["DEMO_PROVIDER_SHOW_DEMO_USERS"]
+    # Only accounts still on their published password: a password set by the operator is theirs.
+    passwords = current_app.config["DEMO_PROVIDER_USER_PASSWORDS"]
     return render_template(
         "demo_provider/login.html",
         next_path=next_path,
         error=error,
-        demo_users=users.DEMO_USERS if show_demo_users else (),
+        demo_users=users.published_password_users(passwords) if show_demo_users else (),
         username=request.form.get("username", ""),
     )
 

@@ -79,6 +79,42 @@ def test_production_leaves_the_demo_provider_off_and_cookies_secure():
     assert "Demo Provider" not in app.test_client().get("/login").get_data(as_text=True)
 
 
+def production_with_the_demo_provider(tmp_path, **settings):
+    return create_app(
+        {
+            "APP_ENV": "production",
+            "SECRET_KEY": PRODUCTION_SECRET_KEY,
+            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": "sqlite:///:memory:",
+            "BASE_URL": "https://app.example",
+            "DEMO_PROVIDER_ENABLED": True,
+            "DEMO_CLIENT_SECRET": "demo-client-secret-" + "v" * 20,
+            **settings,
+        },
+        instance_path=str(tmp_path),
+    )
+
+
+def test_production_refuses_the_demo_provider_with_its_published_passwords(tmp_path):
+    with pytest.raises(config.ConfigurationError, match="DEMO_PROVIDER_USER_PASSWORDS"):
+        production_with_the_demo_provider(tmp_path)
+    with pytest.raises(config.ConfigurationError, match=r"Demo provider: .*DEMO_PROVIDER_USER"):
+        production_with_the_demo_provider(
+            tmp_path, DEMO_PROVIDER_USER_PASSWORDS="alice:wonderland,bob:builder"
+        )
+
+
+def test_production_runs_the_demo_provider_once_its_passwords_are_changed(tmp_path):
+    app = production_with_the_demo_provider(
+        tmp_path,
+        DEMO_PROVIDER_USER_PASSWORDS="alice:a-long-new-password-1,bob:a-long-new-password-2",
+    )
+    assert "demo" in app.extensions["providers"]
+    page = app.test_client().get("/demo-provider/login", base_url="https://app.example")
+    assert page.status_code == 200
+    assert "wonderland" not in page.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("value", ["Production", " production ", "PRODUCTION"])
 def test_app_env_is_trimmed_and_lower_cased(value):
     app = create_app(

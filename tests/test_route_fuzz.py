@@ -40,13 +40,19 @@ odd_text = st.one_of(
     st.sampled_from(["", " ", "null", "0", "-1", "/\\evil.example", "\r\nX-Injected: 1"]),
     st.just("x" * 100_000),
 )
+# A multipart part whose Content-Disposition names no field, then a named one.
+NAMELESS_PART = (
+    b"--fuzz\r\nContent-Disposition: form-data\r\n\r\nx\r\n"
+    b'--fuzz\r\nContent-Disposition: form-data; name="next"\r\n\r\n/\r\n--fuzz--\r\n'
+)
 raw_bytes = st.one_of(
     st.binary(max_size=200),
-    st.sampled_from([b"\xff\xfe\x00", b"%ff%fe", b"a=%ZZ&a=1&a=2", b"{" * 2000]),
+    st.sampled_from([b"\xff\xfe\x00", b"%ff%fe", b"a=%ZZ&a=1&a=2", b"{" * 2000, NAMELESS_PART]),
     st.just(b"q=" + b"x" * 1_000_000),
 )
 FIELD_NAMES = ("next", "provider", "confirm", "csrf_token", "x")
 FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data; boundary=fuzz"
 CONTENT_TYPES = (
     None,
     "application/x-www-form-urlencoded",
@@ -87,11 +93,18 @@ def hostile_requests(draw, rule: Rule):
         "path": path_for(rule, value),
         "query_string": draw(st.one_of(raw_bytes, st.just(b""))),
         "headers": draw(st.lists(st.tuples(header_names, odd_text), max_size=3)),
-        # Mostly a form, as browsers send, so the fields reach the view; sometimes anything.
-        "content_type": draw(
-            st.one_of(st.just(FORM), st.just(FORM), st.sampled_from(CONTENT_TYPES))
+        # Mostly a form, as browsers send, so the fields reach the view; sometimes a multipart
+        # body with a nameless part; sometimes any bytes with any content type.
+        **draw(
+            st.one_of(
+                st.just({"content_type": FORM, "data": fields}),
+                st.just({"content_type": FORM, "data": fields}),
+                st.just({"content_type": MULTIPART, "data": NAMELESS_PART}),
+                st.fixed_dictionaries(
+                    {"content_type": st.sampled_from(CONTENT_TYPES), "data": raw_bytes}
+                ),
+            )
         ),
-        "data": draw(st.one_of(st.just(fields), st.just(fields), raw_bytes)),
         "with_csrf_token": draw(st.booleans()) or draw(st.booleans()),
         "debug": draw(st.booleans()),
     }
@@ -156,3 +169,19 @@ def test_no_route_fails_on_hostile_input_when_signed_in(app, client, flow):
     assert flow.sign_in("alice").status_code == 303
     token = csrf_token(client.get("/profile").get_data(as_text=True))
     fuzz_every_route(app, client, token)
+
+
+@pytest.mark.parametrize("path", ["/logout", "/login/demo", "/profile/delete"])
+def test_a_multipart_part_without_a_name_is_ignored(client, path):
+    response = client.post(path, data=NAMELESS_PART, content_type=MULTIPART)
+    # No CSRF token among the named fields: refused as any such form is, not a server error.
+    assert response.status_code == 400
+    assert "This form has expired" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/login", "/callback/demo", "/", "/logout/complete"])
+def test_a_query_string_that_is_not_utf8_is_a_bad_request(client, path):
+    # A raw 0x80 byte, as a server hands it over (as a latin-1 character in the WSGI environ).
+    response = client.get(path, environ_overrides={"QUERY_STRING": "next=\x80"})
+    assert response.status_code == 400
+    assert "Bad request" in response.get_data(as_text=True)

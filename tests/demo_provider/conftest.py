@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from demo_provider import create_app
+from demo_provider import create_app, prepare
 
 ISSUER = "http://127.0.0.1:5001"
 CLIENT_ID = "workshop-app"
@@ -65,8 +65,10 @@ def demo_config(signing_key_path):
 
 @pytest.fixture
 def demo_app(demo_config, tmp_path):
-    """A provider app with its own instance folder."""
-    return create_app(demo_config, instance_path=str(tmp_path / "instance"))
+    """A provider app with its own instance folder, its database prepared as serving would."""
+    app = create_app(demo_config, instance_path=str(tmp_path / "instance"))
+    prepare(app)
+    return app
 
 
 @pytest.fixture

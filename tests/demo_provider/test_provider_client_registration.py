@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from demo_provider import create_app
+from demo_provider import create_app, prepare
 from demo_provider.extensions import db
 from demo_provider.models import Client
 
@@ -402,6 +402,7 @@ def test_a_provider_database_from_before_client_registrations_keeps_working(
 ):
     instance = str(tmp_path / "instance")
     first = create_app(demo_config, instance_path=instance)
+    prepare(first)
     with first.app_context():
         db.session.execute(text("DROP TABLE demo_provider_client_registration"))
         db.session.commit()

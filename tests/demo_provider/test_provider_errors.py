@@ -3,9 +3,11 @@ never a traceback or internal detail.
 """
 
 import pytest
-from flask import abort
+from flask import abort, got_request_exception
+from werkzeug.debug import DebuggedApplication
+from werkzeug.test import Client
 
-from demo_provider import models, scopes, views
+from demo_provider import errors, models, scopes, views
 
 
 @pytest.fixture
@@ -149,3 +151,146 @@ def test_bad_request_outside_the_oauth_flow_gets_the_format_its_caller_reads(dem
         assert response.get_json()["error"] == "invalid_request"
     else:
         assert "This request cannot be handled" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def debugged(demo_app):
+    """The provider as `flask run --debug` serves it: debug on, wrapped in Werkzeug's debugger,
+    which renders any exception that propagates out of the app as a traceback page."""
+    demo_app.debug = True
+    return Client(DebuggedApplication(demo_app, evalex=True))
+
+
+def assert_no_debugger(response):
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text
+    assert "Werkzeug Debugger" not in text
+    assert "__debugger__" not in text
+
+
+def test_unexpected_error_on_a_page_in_debug_mode_shows_no_debugger(debugged, monkeypatch):
+    def broken():
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr(views, "_signed_in_user", broken)
+
+    response = debugged.get("/")
+
+    assert response.status_code == 500
+    assert "Something went wrong here" in response.get_data(as_text=True)
+    assert "hunter2" not in response.get_data(as_text=True)
+    assert_no_debugger(response)
+
+
+def test_unexpected_error_at_an_endpoint_in_debug_mode_is_a_json_server_error(
+    demo_app, debugged, flow_for, monkeypatch
+):
+    body, _ = flow_for(demo_app.test_client()).tokens()
+
+    def broken(user, scope):
+        raise RuntimeError("internal detail")
+
+    monkeypatch.setattr(scopes, "user_claims", broken)
+
+    response = debugged.get(
+        "/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "server_error"}
+    assert_no_debugger(response)
+
+
+@pytest.mark.parametrize("path", ["/token", "/revoke"])
+def test_garbled_basic_credentials_in_debug_mode_are_invalid_client(debugged, path):
+    data = {"grant_type": "refresh_token", "refresh_token": "x", "token": "x"}
+
+    response = debugged.post(path, data=data, headers={"Authorization": "Basic \xff\xfe"})
+
+    assert response.status_code == 401
+    assert_no_debugger(response)
+
+
+def test_unexpected_error_is_answered_even_while_testing(demo_app, monkeypatch):
+    # TESTING (like debug) makes Flask re-raise exceptions that have no handler.
+    assert demo_app.testing
+
+    def broken():
+        raise RuntimeError("what broke")
+
+    monkeypatch.setattr(views, "_signed_in_user", broken)
+
+    response = demo_app.test_client().get("/")
+
+    assert response.status_code == 500
+    assert "Something went wrong here" in response.get_data(as_text=True)
+
+
+def test_unexpected_error_reaches_error_reporters(unguarded, monkeypatch):
+    reported = []
+
+    def broken():
+        raise RuntimeError("what broke")
+
+    def record(sender, exception, **extra):
+        reported.append(exception)
+
+    monkeypatch.setattr(views, "_signed_in_user", broken)
+
+    with got_request_exception.connected_to(record, unguarded):
+        unguarded.test_client().get("/")
+
+    assert [str(error) for error in reported] == ["what broke"]
+
+
+def test_broken_error_page_falls_back_to_plain_text(debugged, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("template broke")
+
+    monkeypatch.setattr(views, "_signed_in_user", broken)
+    monkeypatch.setattr(errors, "render_template", broken)
+
+    response = debugged.get("/")
+
+    assert response.status_code == 500
+    assert response.mimetype == "text/plain"
+    assert "template broke" not in response.get_data(as_text=True)
+    assert_no_debugger(response)
+
+
+NAMELESS_PART = (
+    b"--fuzz\r\nContent-Disposition: form-data\r\n\r\nno name\r\n"
+    b'--fuzz\r\nContent-Disposition: form-data; filename="x"\r\n\r\nno name either\r\n'
+)
+
+
+def _multipart(fields):
+    parts = b"".join(
+        f'--fuzz\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields
+    )
+    return NAMELESS_PART + parts + b"--fuzz--\r\n"
+
+
+@pytest.mark.parametrize("with_csrf", [True, False], ids=["with-csrf-token", "without"])
+def test_multipart_form_with_a_nameless_part_is_read_without_it(flow, with_csrf):
+    fields = [("username", "alice"), ("password", "wonderland")]
+    if with_csrf:
+        fields.append(
+            ("csrf_token", flow.csrf_token(flow.client.get("/login").get_data(as_text=True)))
+        )
+
+    response = flow.client.post(
+        "/login", data=_multipart(fields), content_type="multipart/form-data; boundary=fuzz"
+    )
+
+    assert response.status_code == (303 if with_csrf else 400)
+
+
+@pytest.mark.parametrize("path", ["/logout", "/authorize", "/end-session/confirm", "/token"])
+def test_nameless_multipart_part_is_no_server_error_anywhere(flow, path):
+    response = flow.client.post(
+        path, data=_multipart([]), content_type="multipart/form-data; boundary=fuzz"
+    )
+
+    assert response.status_code < 500

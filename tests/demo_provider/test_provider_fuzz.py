@@ -1,8 +1,14 @@
 """Property-based tests: hostile input at the demo provider's authorization, token, revocation and
 resource endpoints never causes a server error, never sends the browser to an unregistered
-address, and never stores a code or token.
+address, and never stores a code or token. Every endpoint a client or a browser talks to also
+gets odd methods, headers, cookies, bodies and query strings that are not UTF-8, repeated
+parameters, content types that do not match the body, and megabyte values, with debug mode off
+and on, and answers without a server error or a traceback.
 """
 
+import base64
+import functools
+import json
 from urllib.parse import quote_from_bytes, urlencode
 
 import pytest
@@ -10,12 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
+from werkzeug.security import generate_password_hash
 
+from demo_provider import users
 from demo_provider.extensions import db
 from demo_provider.models import AuthorizationCode, Grant, Token
 
+# Modest numbers of examples: the whole file stays well under 20 seconds on two cores.
 FUZZ = settings(
-    max_examples=150,
+    max_examples=60,
     deadline=None,
     # The same examples on every run, and no example database written into the checkout.
     derandomize=True,
@@ -119,6 +128,15 @@ hostile_text = st.one_of(
 header_text = st.text(
     st.characters(max_codepoint=0xFF, blacklist_characters="\r\n\x00"), max_size=200
 )
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashes(monkeypatch):
+    """Demo users hashed with a cheap method here: these tests look for crashes, and scrypt's
+    deliberate slowness on every sign-in example would take most of their time."""
+    quick = functools.cache(lambda password: generate_password_hash(password, "pbkdf2:sha256:1"))
+    monkeypatch.setattr(users, "_demo_password_hash", quick)
+    monkeypatch.setattr(users, "_decoy_hash", lambda: quick("decoy"))
 
 
 def stored_rows(app) -> tuple[int, int, int]:
@@ -351,3 +369,268 @@ def test_end_session_survives_any_query(demo_app, browsers, query):
     assert_not_a_server_error(response)
     # Without a trusted hint naming the person, the provider asks instead of redirecting.
     assert "Location" not in response.headers
+
+
+# Every endpoint a client or a browser talks to (there is no introspection endpoint), each with
+# the method it expects and a plausible request, which the tests below garble.
+CLIENT_ENDPOINTS = (
+    ("/token", "POST", (("grant_type", "refresh_token"), ("refresh_token", "not-a-token"))),
+    ("/token", "POST", (("grant_type", "authorization_code"), ("code", "not-a-code"))),
+    ("/revoke", "POST", (("token", "not-a-token"), ("token_type_hint", "refresh_token"))),
+    ("/userinfo", "GET", ()),
+    ("/userinfo", "POST", ()),
+    ("/api/profile", "GET", ()),
+)
+AUTHORIZATION_REQUEST = "the fixed authorization request"
+BROWSER_ENDPOINTS = (
+    ("/authorize", "GET", AUTHORIZATION_REQUEST),
+    # The consent form's answer.
+    ("/authorize", "POST", AUTHORIZATION_REQUEST),
+    ("/end-session", "GET", (("client_id", "workshop-app"), ("state", "s"))),
+    ("/end-session", "POST", (("client_id", "workshop-app"), ("state", "s"))),
+    ("/end-session/confirm", "POST", (("decision", "sign-out"), ("client_id", "workshop-app"))),
+    ("/login", "GET", (("next", "/authorize?x=1"),)),
+    ("/login", "POST", (("username", "alice"), ("password", "not-the-password"))),
+    ("/logout", "POST", ()),
+    ("/connections", "GET", ()),
+    ("/connections/workshop-app/revoke", "POST", ()),
+)
+ODD_METHODS = ("PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
+PARAMETERS = (
+    *AUTHORIZE_PARAMETERS,
+    *TOKEN_FIELDS,
+    "username",
+    "password",
+    "next",
+    "decision",
+    "csrf_token",
+    "post_logout_redirect_uri",
+)
+# Latin-1 text stands for arbitrary bytes: that is how WSGI hands header values to the app, so
+# "\xc3\xa9" arrives as the UTF-8 bytes of "é" and "\xff" as a byte no UTF-8 text contains.
+NASTY_HEADER_VALUES = ("\xff\xfe", "\xc3\xa9\xc3", "\x80", "\xed\xa0\x80", "é" * 40, "", " ")
+raw_header = st.one_of(st.sampled_from(NASTY_HEADER_VALUES), header_text)
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data; boundary=fuzz"
+JSON = "application/json"
+CONTENT_TYPES = (
+    FORM,
+    f"{FORM}; charset=latin-1",
+    "multipart/form-data",
+    MULTIPART,
+    "multipart/form-data; boundary=\xff\xfe",
+    JSON,
+    "application/json; charset=\xff",
+    "text/plain",
+    "text/plain; charset=utf-16",
+    "\xff/\xfe",
+    None,
+)
+
+
+def _raw(value: str) -> bytes:
+    """Text that fits in Latin-1 stands for those bytes (often not UTF-8); other text is UTF-8."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace")
+
+
+def _form_body(pairs) -> bytes:
+    """An urlencoded body, its values as raw bytes."""
+    return urlencode([(_raw(name), _raw(value)) for name, value in pairs]).encode("ascii")
+
+
+def _multipart_body(pairs) -> bytes:
+    """A multipart/form-data body with these fields (boundary "fuzz"), values as raw bytes."""
+    parts = [
+        b'--fuzz\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (_raw(name), _raw(value))
+        for name, value in pairs
+    ]
+    return b"".join(parts) + b"--fuzz--\r\n"
+
+
+@st.composite
+def parameter_pairs(draw, base=()):
+    """A plausible request's parameters with a few added and some names repeated with another
+    value (which copy counts must never be a crash), in any order."""
+    names = st.one_of(st.sampled_from(PARAMETERS), st.text(max_size=12))
+    pairs = [*base, *draw(st.lists(st.tuples(names, hostile_text), max_size=3))]
+    if pairs and draw(st.booleans()):
+        name = draw(st.sampled_from([name for name, _ in pairs]))
+        pairs.append((name, draw(hostile_text)))
+    return draw(st.permutations(pairs))
+
+
+@st.composite
+def query_strings(draw, base=()):
+    """Parameters, sometimes followed by arbitrary bytes (not necessarily UTF-8 or escapes)."""
+    query = urlencode(draw(parameter_pairs(base)))
+    if draw(st.booleans()):
+        query += "&" + quote_from_bytes(draw(st.binary(max_size=100)), safe="=&;+%")
+    return query
+
+
+@st.composite
+def bodies(draw, base=()):
+    """A Content-Type (or none) and a body: half the time of that type, else of another."""
+    shape = draw(st.sampled_from(["form", "multipart", "json", "bytes", "none"]))
+    matching = {"form": FORM, "multipart": MULTIPART, "json": JSON}.get(shape)
+    content_type = draw(st.one_of(st.just(matching), st.sampled_from(CONTENT_TYPES)))
+    pairs = draw(parameter_pairs(base))
+    if shape == "form":
+        return content_type, _form_body(pairs)
+    if shape == "multipart":
+        return content_type, _multipart_body(pairs)
+    if shape == "json":
+        return content_type, json.dumps(dict(pairs)).encode()
+    if shape == "bytes":
+        return content_type, draw(st.binary(max_size=300))
+    return content_type, None
+
+
+@st.composite
+def authorizations(draw, flow):
+    """An Authorization header: Basic and Bearer with any bytes, the real client's, or none."""
+    kind = draw(st.sampled_from(["basic-text", "basic-bytes", "bearer", "client", "any", "none"]))
+    if kind == "basic-text":
+        scheme = draw(st.sampled_from(["Basic ", "basic ", "BASIC  "]))
+        return scheme + draw(raw_header)
+    if kind == "basic-bytes":
+        return "Basic " + base64.b64encode(draw(st.binary(max_size=60))).decode("ascii")
+    if kind == "bearer":
+        return "Bearer " + draw(raw_header)
+    if kind == "client":
+        return flow.basic_auth()["Authorization"]
+    if kind == "any":
+        return draw(raw_header)
+    return None
+
+
+@pytest.fixture(params=[False, True], ids=["production-mode", "debug-mode"])
+def any_mode_app(request, demo_app):
+    """The provider with debug off, and on (where Flask re-raises what has no handler)."""
+    demo_app.debug = request.param
+    return demo_app
+
+
+def assert_answered_without_a_traceback(response):
+    assert_not_a_server_error(response)
+    text = response.get_data().decode("utf-8", "replace")
+    assert "Traceback" not in text
+    assert "Werkzeug Debugger" not in text
+
+
+def send_garbled(app, data, path, method, base, headers):
+    """Send the request with its fields garbled, in the query (GET) or a drawn body (POST)."""
+    if method == "GET":
+        query, content_type, body = data.draw(query_strings(base), label="query"), None, None
+    else:
+        query = data.draw(query_strings(), label="query")
+        content_type, body = data.draw(bodies(base), label="body")
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    # A client without a cookie jar, so the Cookie header drawn is the one sent.
+    client = app.test_client(use_cookies=False)
+    return client.open(path, method=method, query_string=query, headers=headers, data=body)
+
+
+@FUZZ
+@given(data=st.data())
+def test_client_endpoints_survive_any_authorization_header_and_body(any_mode_app, flow, data):
+    path, method, base = data.draw(st.sampled_from(CLIENT_ENDPOINTS), label="endpoint")
+    headers = {}
+    authorization = data.draw(authorizations(flow), label="authorization")
+    if authorization is not None:
+        headers["Authorization"] = authorization
+
+    response = send_garbled(any_mode_app, data, path, method, base, headers)
+
+    assert_answered_without_a_traceback(response)
+
+
+@pytest.fixture
+def signed_in_session(any_mode_app, flow_for):
+    """The Cookie header and a matching CSRF token of a browser signed in as alice."""
+    browser = flow_for(any_mode_app.test_client())
+    browser.sign_in()
+    token = browser.csrf_token(browser.client.get("/login").get_data(as_text=True))
+    cookie = browser.client.get_cookie("demo_provider_session").value
+    return f"demo_provider_session={cookie}", token
+
+
+@FUZZ
+@given(data=st.data())
+def test_browser_endpoints_survive_any_cookie_and_body(any_mode_app, flow, signed_in_session, data):
+    cookie, csrf_token = signed_in_session
+    path, method, base = data.draw(st.sampled_from(BROWSER_ENDPOINTS), label="endpoint")
+    if base == AUTHORIZATION_REQUEST:
+        base = tuple(fixed_authorize_params(flow).items())
+    session = data.draw(st.sampled_from(["signed-in", "none", "garbled", "both"]), label="session")
+    cookies = []
+    if session in ("signed-in", "both"):
+        cookies.append(cookie)
+        if method == "POST" and data.draw(st.booleans(), label="with csrf token"):
+            # The valid CSRF token, so that forms get past the check to the code behind it.
+            base = (*base, ("csrf_token", csrf_token))
+    if session in ("garbled", "both"):
+        cookies.append("demo_provider_session=" + data.draw(raw_header, label="cookie"))
+    headers = {"Cookie": "; ".join(cookies)} if cookies else {}
+    if data.draw(st.booleans(), label="with authorization"):
+        headers["Authorization"] = data.draw(authorizations(flow), label="authorization") or ""
+
+    response = send_garbled(any_mode_app, data, path, method, base, headers)
+
+    assert_answered_without_a_traceback(response)
+
+
+ALL_ENDPOINTS = sorted({(path, method) for path, method, _ in CLIENT_ENDPOINTS + BROWSER_ENDPOINTS})
+
+
+def test_every_endpoint_answers_odd_methods_with_garbled_headers(any_mode_app):
+    client = any_mode_app.test_client(use_cookies=False)
+    headers = {
+        "Authorization": "Basic \xff\xfe",
+        "Cookie": "demo_provider_session=\xc3\xa9\xff",
+        "Content-Type": "multipart/form-data; boundary=\xff",
+    }
+    for path in sorted({path for path, _ in ALL_ENDPOINTS}):
+        for method in ODD_METHODS:
+            response = client.open(path, method=method, headers=headers, data=b"\xff\xfe=\x80")
+
+            assert_answered_without_a_traceback(response)
+            if method not in ("OPTIONS", "HEAD"):
+                # No endpoint takes these; HEAD is a GET without the body where GET is allowed.
+                assert response.status_code == 405, (path, method)
+
+
+# Built once. (Long non-ASCII values come from `hostile_text`: escaped, a megabyte of them
+# would take the test client seconds to decode.)
+MEGABYTE = "A" * 1_000_000
+
+
+def test_every_endpoint_answers_a_megabyte_parameter(any_mode_app, flow):
+    client = any_mode_app.test_client(use_cookies=False)
+    value = MEGABYTE
+    for path, method in ALL_ENDPOINTS:
+        if method == "GET":
+            # In the parameter each GET endpoint reads first (end-session reads them all).
+            name = {"/login": "next", "/authorize": "client_id"}.get(path, "state")
+            response = client.get(path, query_string={name: value})
+            assert_answered_without_a_traceback(response)
+        else:
+            response = client.post(path, data={"token": value}, headers=flow.basic_auth())
+            assert_answered_without_a_traceback(response)
+            # Refused for its size, unless refused sooner for a missing bearer token.
+            assert response.status_code in (413, 401), path
+
+
+@pytest.mark.parametrize("raw", ["\x80", "next=\xff\xfe", "state=%ff&\xc3("])
+def test_every_endpoint_refuses_a_query_string_that_is_not_utf8(any_mode_app, raw):
+    client = any_mode_app.test_client(use_cookies=False)
+    for path, method in ALL_ENDPOINTS:
+        # Raw bytes as a server passes them on: latin-1 characters in the WSGI environ.
+        response = client.open(path, method=method, environ_overrides={"QUERY_STRING": raw})
+        assert_answered_without_a_traceback(response)
+        assert response.status_code == 400, (path, method)

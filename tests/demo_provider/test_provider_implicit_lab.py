@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from demo_provider import create_app, implicit_lab
+from demo_provider import create_app, implicit_lab, prepare
 from demo_provider.extensions import db
 from demo_provider.models import Client
 
@@ -95,6 +95,7 @@ def test_lab_is_allowed_in_development(lab_config, tmp_path, monkeypatch):
 def test_production_without_the_lab_starts(demo_config, tmp_path, monkeypatch):
     monkeypatch.setenv("APP_ENV", "production")
     demo_config["DEMO_PROVIDER_PRODUCTION"] = True
+    demo_config["DEMO_PROVIDER_USER_PASSWORDS"] = {"alice": "a" * 20, "bob": "b" * 20}
 
     app = create_app(demo_config, instance_path=str(tmp_path / "instance"))
 
@@ -267,6 +268,7 @@ def test_switching_the_lab_off_removes_its_client_and_tokens(lab_config, tmp_pat
     lab_config["DEMO_PROVIDER_LEGACY_IMPLICIT"] = "false"
 
     app = create_app(lab_config, instance_path=instance)
+    prepare(app)
 
     with app.app_context():
         assert db.session.get(Client, implicit_lab.CLIENT_ID) is None

@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import demo_provider
-from demo_provider import create_app, settings
+from demo_provider import create_app, prepare, settings
 from demo_provider.extensions import db
 from demo_provider.models import Client, User
 
@@ -69,6 +69,7 @@ def test_environment_settings_are_parsed(monkeypatch, tmp_path):
         monkeypatch.setenv(key, value)
 
     app = create_app(instance_path=str(tmp_path / "instance"))
+    prepare(app)
 
     assert app.config["DEMO_PROVIDER_ACCESS_TOKEN_TTL"] == 120
     assert app.config["DEMO_PROVIDER_SHOW_DEMO_USERS"] is False
@@ -84,6 +85,13 @@ def test_environment_settings_are_parsed(monkeypatch, tmp_path):
             "http://127.0.0.1:5000/signed-out",
             "https://app.example/bye",
         ]
+
+
+@pytest.mark.parametrize("value", ["prod", "Prodution", "staging"])
+def test_an_unknown_app_env_is_refused(value, monkeypatch, tmp_path):
+    monkeypatch.setenv("APP_ENV", value)
+    with pytest.raises(ValueError, match="exactly 'development' or 'production'"):
+        create_app({}, instance_path=str(tmp_path))
 
 
 @pytest.mark.parametrize(
@@ -137,12 +145,13 @@ def test_post_logout_redirect_uris_given_as_one_string_are_refused(demo_config, 
 
 def test_post_logout_redirect_uris_follow_the_configuration_on_restart(demo_config, tmp_path):
     instance = str(tmp_path / "instance")
-    create_app(demo_config, instance_path=instance)
+    prepare(create_app(demo_config, instance_path=instance))
     demo_config["DEMO_PROVIDER_CLIENTS"][0]["post_logout_redirect_uris"] = [
         "https://app.example/bye"
     ]
 
     app = create_app(demo_config, instance_path=instance)
+    prepare(app)
 
     with app.app_context():
         client = db.session.get(Client, "workshop-app")

@@ -230,6 +230,42 @@ def test_missing_or_wrong_client_authentication_is_401_invalid_client(flow, head
     assert flow.redeem(code, verifier).status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/token", "/revoke"])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Basic \xff\xfe",
+        "Basic d29ya3Nob3AtYXBw\xe9",
+        "Basic \xc3\xa9\xc3\xa8",  # "éè" as UTF-8 bytes, read as Latin-1 like every header
+        "basic \x80===",
+        "Basic d29ya3Nob3AtYXBwOndyb25n\xa0",  # a trailing no-break space
+    ],
+    ids=["latin-1", "after-base64", "utf-8", "lowercase-scheme", "nbsp"],
+)
+def test_basic_credentials_with_non_ascii_bytes_are_401_invalid_client(flow, path, authorization):
+    data = {"grant_type": "refresh_token", "refresh_token": "x", "token": "x"}
+
+    response = flow.client.post(path, data=data, headers={"Authorization": authorization})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("stray", ["!", "*", "\t", "%"])
+def test_basic_credentials_must_be_strict_base64(flow, stray):
+    code, verifier, _ = flow.obtain_code()
+    encoded = flow.basic_auth()["Authorization"].removeprefix("Basic ")
+    # A lenient decoder drops characters outside the alphabet and would accept this.
+    garbled = f"Basic {encoded[:8]}{stray}{encoded[8:]}"
+
+    response = flow.client.post(
+        "/token", data=_code_request(flow, code, verifier), headers={"Authorization": garbled}
+    )
+
+    assert response.status_code == 401
+    assert flow.redeem(code, verifier).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("client_id", "client_secret"),
     [("workshop-app", "wrong"), ("nobody", "whatever"), ("workshop-app", "")],
@@ -328,21 +364,75 @@ def test_repeated_wrong_client_secrets_are_throttled(flow, path):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_throttled_caller_is_refused_before_its_secret_is_checked(flow, monkeypatch):
+# The test client's own address: the real client and the guesser share it, as they do behind a
+# reverse proxy that the app does not trust with X-Forwarded-For.
+SHARED_ADDRESS = "127.0.0.1"
+
+
+def _guess_until_throttled(flow, path):
     for _ in range(throttling.ClientAuthenticationThrottle.LIMIT):
-        _wrong_secret(flow, "/token")
-    checked = []
-    monkeypatch.setattr(models.Client, "check_client_secret", lambda *args: checked.append(args))
+        assert _wrong_secret(flow, path, address=SHARED_ADDRESS).status_code == 401
+    assert _wrong_secret(flow, path, address=SHARED_ADDRESS).status_code == 429
+
+
+def test_real_client_redeems_its_code_after_guesses_from_its_own_address(flow):
+    code, verifier, _ = flow.obtain_code()
+    _guess_until_throttled(flow, "/token")
+
+    response = flow.redeem(code, verifier)
+
+    assert response.status_code == 200
+    assert response.get_json()["access_token"]
+    assert _wrong_secret(flow, "/token", address=SHARED_ADDRESS).status_code == 429
+
+
+def test_real_client_refreshes_after_guesses_from_its_own_address(flow):
+    body, _ = flow.tokens()
+    _guess_until_throttled(flow, "/token")
+
+    response = flow.refresh(body["refresh_token"])
+
+    assert response.status_code == 200
+    assert _wrong_secret(flow, "/token", address=SHARED_ADDRESS).status_code == 429
+
+
+def test_real_client_revokes_after_guesses_from_its_own_address(flow):
+    body, _ = flow.tokens()
+    _guess_until_throttled(flow, "/revoke")
+
+    response = flow.revoke(body["refresh_token"])
+
+    assert response.status_code == 200
+    assert flow.refresh(body["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert _wrong_secret(flow, "/revoke", address=SHARED_ADDRESS).status_code == 429
+
+
+def test_real_client_using_form_credentials_passes_a_throttled_address(flow):
+    body, _ = flow.tokens()
+    _guess_until_throttled(flow, "/token")
 
     response = flow.client.post(
         "/token",
-        data={"grant_type": "refresh_token", "refresh_token": "x"},
-        headers=flow.basic_auth(),
-        environ_base={"REMOTE_ADDR": ATTACKER},
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": body["refresh_token"],
+            "client_id": flow.client_id,
+            "client_secret": flow.client_secret,
+        },
+        environ_base={"REMOTE_ADDR": SHARED_ADDRESS},
     )
 
+    assert response.status_code == 200
+
+
+def test_a_throttled_guess_that_is_still_wrong_gets_nothing(flow):
+    _guess_until_throttled(flow, "/token")
+
+    response = _wrong_secret(flow, "/token", address=SHARED_ADDRESS)
+
     assert response.status_code == 429
-    assert not checked
+    assert response.get_json()["error"] == "invalid_client"
+    assert "access_token" not in response.get_json()
 
 
 def test_throttling_a_guesser_does_not_lock_the_real_client_out(flow):
