@@ -1,4 +1,4 @@
-"""The application factory: configuration, extensions, providers, blueprints and CLI.
+"""The application factory: configuration, extensions, providers, blueprints, plug-ins and CLI.
 
 The only place where the parts are wired together; `flask --app app run` finds `create_app`.
 """
@@ -14,17 +14,15 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import accounts
-import cli
 import config
-import flow_trace
-import pooled_connections
+import inspector
 import providers
-import tokens
-import web
-from blueprints import callback, health, inspector, login, profile
+from accounts import tokens
+from blueprints import callback, health, login, profile
 from extensions import csrf, db, limiter, login_manager, migrate
-from providers.http import Connections
-from providers.metadata import MetadataCache
+from oauth.http import Connections
+from oauth.metadata import MetadataCache
+from ops import cli, pooled_connections, web
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEMO_PROVIDER_MOUNT = "/demo-provider"
@@ -58,10 +56,11 @@ def create_app(
     app.extensions["provider_connections"] = Connections()
     app.extensions["provider_metadata"] = MetadataCache()
 
-    for blueprint in (login.bp, callback.bp, profile.bp, inspector.bp, health.bp):
+    for blueprint in (login.bp, callback.bp, profile.bp, health.bp):
         app.register_blueprint(blueprint)
     web.init_app(app)
-    flow_trace.init_app(app)
+    # The flow inspector, a teaching plug-in: delete this line (and inspector/) to go without.
+    inspector.init_app(app)
     for command in cli.COMMANDS:
         app.cli.add_command(command)
 

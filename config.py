@@ -252,7 +252,7 @@ def _read_or_create_json(path: Path, make: Any) -> dict[str, str]:
 
 def check_production(config: Mapping[str, Any]) -> None:
     """Refuse to run in production with a configuration that would be unsafe there."""
-    import doctor
+    from ops import doctor
 
     problems = [f"{finding.topic} {finding.message}" for finding in doctor.errors(config)]
     if problems:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    abort,
     flash,
     redirect,
     render_template,
@@ -17,14 +16,14 @@ from flask import (
 from flask_login import current_user, login_user
 
 import accounts
-import flow_trace
-import login_attempts
+import oauth
 import providers
-import security_events
-import tokens
-from blueprints.login import PENDING_KEY, sign_in_rate_limit
+from accounts import login_attempts, tokens
+from blueprints import sign_in_start
 from blueprints.next_url import safe_next_url
 from extensions import limiter
+from inspector import flow_trace
+from ops import security_events
 
 bp = Blueprint("callback", __name__)
 
@@ -32,35 +31,33 @@ MAX_STATE_LENGTH = 512
 SINGLE_VALUED = ("state", "code", "iss", "error")
 
 
-def _refuse(provider: providers.Provider, reason: str, message: str):
-    return _error_page(provider, providers.SignInRejected(reason, message))
+def _refuse(provider: oauth.Provider, reason: str, message: str):
+    return _error_page(provider, oauth.SignInRejected(reason, message))
 
 
-def _error_page(provider: providers.Provider, error: providers.ProviderError):
-    outcome = "cancelled" if isinstance(error, providers.SignInCancelled) else "rejected"
+def _error_page(provider: oauth.Provider, error: oauth.ProviderError):
+    outcome = "cancelled" if isinstance(error, oauth.SignInCancelled) else "rejected"
     security_events.emit("sign_in", outcome=outcome, reason=error.reason, provider=provider.name)
     return render_template("callback/error.html", error=error, provider=provider), error.status
 
 
 @bp.get("/callback/<provider_name>")
-@limiter.limit(sign_in_rate_limit)
+@limiter.limit(sign_in_start.rate_limit)
 def finish(provider_name: str):
-    provider = providers.get(provider_name)
-    if provider is None:
-        abort(404)
+    provider = providers.get_or_404(provider_name)
     args = request.args
     # A parameter sent twice is an attempt to confuse one parser or another: refuse it.
     if any(len(args.getlist(name)) > 1 for name in SINGLE_VALUED):
         return _refuse(provider, "duplicate_parameter", "The sign-in response was malformed.")
 
     state = args.get("state", "")
-    pending = session.get(PENDING_KEY, [])
+    pending = session.get(sign_in_start.PENDING_KEY, [])
     attempt_id = login_attempts.attempt_id(state) if 0 < len(state) <= MAX_STATE_LENGTH else None
     if attempt_id is None or attempt_id not in pending:
         # No state, or one this browser never started: a forged or cross-browser response.
         return _refuse(provider, "state_unknown", "This sign-in was not started in this browser.")
     # Single use, success or failure: remove it from the browser and the database first.
-    session[PENDING_KEY] = [p for p in pending if p != attempt_id]
+    session[sign_in_start.PENDING_KEY] = [p for p in pending if p != attempt_id]
     attempt = login_attempts.consume(attempt_id)
     if attempt is None:
         return _refuse(
@@ -89,8 +86,8 @@ def finish(provider_name: str):
         )
     _trace_callback(provider, args)
     try:
-        result = providers.finish(provider, args, nonce=attempt.nonce, code_verifier=code_verifier)
-    except providers.ProviderError as error:
+        result = oauth.finish(provider, args, nonce=attempt.nonce, code_verifier=code_verifier)
+    except oauth.ProviderError as error:
         return _error_page(provider, error)
 
     if linking:
@@ -103,10 +100,10 @@ def finish(provider_name: str):
         )
         return render_template("callback/refused.html", error=error, provider=provider), 409
     # A fresh session for the signed-in user (no fixation); other tabs' sign-ins stay valid.
-    still_pending = login_attempts.still_pending(session.get(PENDING_KEY, []))
+    still_pending = login_attempts.still_pending(session.get(sign_in_start.PENDING_KEY, []))
     session.clear()
     if still_pending:
-        session[PENDING_KEY] = still_pending
+        session[sign_in_start.PENDING_KEY] = still_pending
     login_user(user)
     security_events.emit("sign_in", provider=provider.name, user_id=user.id)
     destination = safe_next_url(attempt.next_url) or url_for("profile.show")
@@ -119,7 +116,7 @@ def finish(provider_name: str):
     return redirect(destination, code=303)
 
 
-def _trace_callback(provider: providers.Provider, args) -> None:
+def _trace_callback(provider: oauth.Provider, args) -> None:
     flow_trace.record(
         flow_trace.AUTHORIZATION_SERVER,
         flow_trace.BROWSER,
@@ -141,7 +138,7 @@ def _trace_callback(provider: providers.Provider, args) -> None:
     flow_trace.record(flow_trace.BROWSER, flow_trace.CLIENT, f"GET {request.path}", details)
 
 
-def _finish_link(provider: providers.Provider, result):
+def _finish_link(provider: oauth.Provider, result):
     try:
         accounts.link(current_user, result, provider_title=provider.title)
     except accounts.AccountRuleError as error:

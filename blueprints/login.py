@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import parse_qsl, urlsplit
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -20,16 +18,14 @@ from flask import (
 from flask_login import current_user, logout_user
 
 import accounts
-import flow_trace
-import login_attempts
 import providers
-import security_events
+from blueprints import sign_in_start
 from blueprints.next_url import safe_next_url
 from extensions import limiter
+from ops import security_events
 
 bp = Blueprint("login", __name__)
 
-PENDING_KEY = "pending_logins"
 LOGOUT_STATE_KEY = "logout_state"
 
 
@@ -47,73 +43,12 @@ def index():
     )
 
 
-def sign_in_rate_limit() -> str:
-    return current_app.config["SIGN_IN_RATE_LIMIT"]
-
-
 @bp.post("/login/<provider_name>")
-@limiter.limit(sign_in_rate_limit)
+@limiter.limit(sign_in_start.rate_limit)
 def start(provider_name: str):
-    provider = providers.get(provider_name)
-    if provider is None:
-        abort(404)
-    return send_to_provider(
+    provider = providers.get_or_404(provider_name)
+    return sign_in_start.send_to_provider(
         provider, next_url=safe_next_url(request.form.get("next")), user_id=None
-    )
-
-
-def send_to_provider(provider: providers.Provider, *, next_url: str | None, user_id: int | None):
-    """Start the authorization code flow: remember the attempt, redirect the browser (303).
-
-    `user_id` is set when a signed-in user links the provider; the callback then completes only
-    in that user's session.
-    """
-    try:
-        authorization = providers.authorization_request(provider)
-    except providers.ProviderError as error:
-        security_events.emit(
-            "sign_in_start", outcome="failed", reason=error.reason, provider=provider.name
-        )
-        return render_template("callback/error.html", error=error, provider=provider), error.status
-
-    attempt = login_attempts.create(
-        provider.name, authorization, next_url=next_url, user_id=user_id
-    )
-    _trace_authorization_request(provider, authorization.url, linking=user_id is not None)
-    # The session remembers which attempts this browser started: a callback whose state is not
-    # in this list was started elsewhere (login CSRF) and is refused.
-    pending = [*session.get(PENDING_KEY, []), attempt]
-    limit = current_app.config["MAX_PENDING_LOGINS"]
-    login_attempts.discard(pending[:-limit])
-    session[PENDING_KEY] = pending[-limit:]
-    return redirect(authorization.url, code=303)
-
-
-def _trace_authorization_request(provider: providers.Provider, url: str, *, linking: bool) -> None:
-    flow_trace.start_new_flow()
-    action = "Link" if linking else "Sign in with"
-    flow_trace.record(
-        flow_trace.BROWSER,
-        flow_trace.CLIENT,
-        f"POST {request.path}",
-        [("button", f"{action} {provider.title}"), ("CSRF token", "checked")],
-    )
-    parts = urlsplit(url)
-    params = [(name, value) for name, value in parse_qsl(parts.query)]
-    flow_trace.record(
-        flow_trace.CLIENT,
-        flow_trace.BROWSER,
-        "303 See Other: go to the authorization endpoint",
-        [("Location", f"{parts.scheme}://{parts.netloc}{parts.path}"), *params],
-        note="state, nonce and the PKCE verifier are kept server-side for this sign-in; only "
-        "the verifier's SHA-256 (code_challenge) leaves the app.",
-    )
-    flow_trace.record(
-        flow_trace.BROWSER,
-        flow_trace.AUTHORIZATION_SERVER,
-        f"GET {parts.path}",
-        note="The provider authenticates the resource owner and asks for consent. This app sees "
-        "none of it, and never the password.",
     )
 
 

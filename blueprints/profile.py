@@ -8,10 +8,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required, logout_user
 
 import accounts
-import linked_profiles
+import oauth
 import providers
-import tokens
-from blueprints.login import send_to_provider, sign_in_rate_limit
+from accounts import linked_profiles, tokens
+from blueprints import sign_in_start
 from extensions import limiter
 
 bp = Blueprint("profile", __name__)
@@ -31,13 +31,11 @@ def show():
 
 @bp.post("/profile/link/<provider_name>")
 @login_required
-@limiter.limit(sign_in_rate_limit)
+@limiter.limit(sign_in_start.rate_limit)
 def link(provider_name: str):
     """Connect another provider, or reconnect one whose grant ended."""
-    provider = providers.get(provider_name)
-    if provider is None:
-        abort(404)
-    return send_to_provider(provider, next_url=None, user_id=current_user.id)
+    provider = providers.get_or_404(provider_name)
+    return sign_in_start.send_to_provider(provider, next_url=None, user_id=current_user.id)
 
 
 @bp.post("/profile/refresh/<provider_name>")
@@ -55,7 +53,7 @@ def refresh(provider_name: str):
         flash(f"{title} is no longer linked to your account.", "info")
     except tokens.ReconnectNeeded:
         flash(f"{title} needs you to reconnect.", "error")
-    except providers.ProviderError as error:
+    except oauth.ProviderError as error:
         flash(f"{error.message} {error.advice}", "error")
     else:
         flash(f"Your {title} access token was refreshed.", "info")

@@ -1,55 +1,10 @@
-"""The providers layer: which providers are configured, and every conversation with them.
+"""The providers this app can offer: one module per provider (a small value and a pure mapping of
+its API), and the registry that builds the configured ones. The conversation with them lives in
+`oauth/`.
 
-Callers import this package and use its functions (`providers.fetch_profile(...)`), so the call
-site shows the layer and a test can patch one place.
+Callers import this package (`providers.get(name)`), so the call site shows the layer.
 """
 
-from providers.api import fetch_profile, refresh, revoke
-from providers.errors import (
-    AccessTokenRejected,
-    GrantRevoked,
-    ProviderError,
-    ProviderMisconfigured,
-    ProviderUnavailable,
-    SignInCancelled,
-    SignInRejected,
-)
-from providers.logout import end_session_endpoint, end_session_url
-from providers.metadata import cached_metadata, check
-from providers.registry import Profile, Provider, build, enabled, get
-from providers.signin import (
-    AuthorizationRequest,
-    Identity,
-    SignInResult,
-    authorization_request,
-    finish,
-    redirect_uri,
-)
+from providers.registry import build, enabled, get, get_or_404
 
-__all__ = [
-    "AccessTokenRejected",
-    "AuthorizationRequest",
-    "GrantRevoked",
-    "Identity",
-    "Profile",
-    "Provider",
-    "ProviderError",
-    "ProviderMisconfigured",
-    "ProviderUnavailable",
-    "SignInCancelled",
-    "SignInRejected",
-    "SignInResult",
-    "authorization_request",
-    "build",
-    "cached_metadata",
-    "check",
-    "enabled",
-    "end_session_endpoint",
-    "end_session_url",
-    "fetch_profile",
-    "finish",
-    "get",
-    "redirect_uri",
-    "refresh",
-    "revoke",
-]
+__all__ = ["build", "enabled", "get", "get_or_404"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from providers.registry import Profile, Provider
+from oauth.provider import Profile, Provider
 
 NAME = "demo"
 TITLE = "Demo Provider"

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from providers import api, settings
-from providers.errors import SignInRejected
-from providers.registry import Profile, Provider
+from oauth import api
+from oauth.errors import SignInRejected
+from oauth.provider import Profile, Provider
+from providers import settings
 
 NAME = "github"
 TITLE = "GitHub"

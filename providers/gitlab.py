@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from oauth.provider import Profile, Provider
 from providers import oidc, settings
-from providers.registry import Profile, Provider
 
 NAME = "gitlab"
 TITLE = "GitLab"

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from oauth.provider import Provider
 from providers import oidc, settings
-from providers.registry import Provider
 
 NAME = "google"
 TITLE = "Google"

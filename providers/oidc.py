@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from config import ConfigurationError, provider_names
-from providers.registry import Profile, Provider
+from oauth.provider import Profile, Provider
 
 DEFAULT_SCOPE = "openid profile email"
 # A name is a slug used in URLs, configuration prefixes and the database alike.

@@ -1,69 +1,25 @@
-"""What a provider is (a small value: names, endpoints or issuer, scopes, a profile mapping),
-and the registry of those this app has been configured with.
+"""The registry: every provider module this app knows, in button order, and the providers the
+configuration switched on. Adding a provider is one module and one line in `MODULES`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app
+from flask import abort, current_app
 
+from oauth.provider import Provider
+from providers import demo, github, gitlab, google, oidc
 
-@dataclass(frozen=True)
-class Profile:
-    """The common shape every provider's profile payload is mapped to for display."""
-
-    display_name: str
-    username: str | None = None
-    email: str | None = None
-    # Extra label/value pairs worth showing, in order.
-    details: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Provider:
-    """One provider this app can send people to: its settings and how to read its API."""
-
-    name: str
-    title: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    scope: str
-    #: OpenID Connect issuer; endpoints then come from its discovery document.
-    issuer: str | None = None
-    #: Endpoints for plain OAuth 2.0 providers without discovery.
-    endpoints: Mapping[str, str] = field(default_factory=dict)
-    #: The API the profile page calls with the access token; a metadata key or a URL.
-    profile_endpoint: str = "userinfo_endpoint"
-    map_profile: Callable[[Mapping[str, Any]], Profile] = field(default=lambda p: Profile(""))
-    #: For plain OAuth 2.0 providers (no ID token): who signed in, read from the API with the
-    #: new access token; returns (subject, profile).
-    fetch_identity: Callable[[Provider, str], tuple[str, Profile]] | None = None
-    #: Signature algorithms accepted on ID tokens: pinned, never `none`, never taken from the token.
-    id_token_algorithms: tuple[str, ...] = ("RS256",)
-    extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
-    #: What separates the scopes in its token responses: a space (RFC 6749 §3.3), or a comma
-    #: for GitHub. Scopes are stored space-separated either way.
-    granted_scope_separator: str = " "
-
-    @property
-    def is_oidc(self) -> bool:
-        return self.issuer is not None and "openid" in self.scope.split()
-
-    def redirect_uri(self, base_url: str) -> str:
-        """The exact redirect URI to register at the provider."""
-        return f"{base_url}/callback/{self.name}"
+# Button order on the sign-in page. Each module offers `NAME` and `from_config(config)`.
+MODULES = (demo, github, google, gitlab, oidc)
 
 
 def build(config: Mapping[str, Any]) -> dict[str, Provider]:
     """Every provider the configuration switches on, by name, in button order."""
-    from providers import demo, github, gitlab, google, oidc
-
     found: list[Provider] = []
-    # Button order on the sign-in page.
-    for module in (demo, github, google, gitlab, oidc):
+    for module in MODULES:
         found.extend(module.from_config(config))
     return {provider.name: provider for provider in found}
 
@@ -76,3 +32,11 @@ def enabled() -> list[Provider]:
 def get(name: str) -> Provider | None:
     """The configured provider with that name, if any."""
     return current_app.extensions["providers"].get(name)
+
+
+def get_or_404(name: str) -> Provider:
+    """The configured provider with that name; a 404 page when there is none."""
+    provider = get(name)
+    if provider is None:
+        abort(404)
+    return provider

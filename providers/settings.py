@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from config import ConfigurationError
-from providers.registry import Provider
+from oauth.provider import Provider
 
 
 def credentials(config: Mapping[str, Any], name: str) -> tuple[str, str] | None:

@@ -8,8 +8,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 import config
-import doctor
 from app import create_app
+from ops import doctor
 
 # A value as `secrets.token_urlsafe(32)` makes it: what a production SECRET_KEY looks like.
 PRODUCTION_SECRET_KEY = "q7Vd2-LmX9cR4tYw0ZbK8sNf3HjUe6Ga1PoTi5yBxE"

@@ -10,7 +10,7 @@ import pytest
 import responses
 from sqlalchemy import select
 
-import tokens
+from accounts import tokens
 from extensions import db
 from models import LinkedAccount, utcnow
 from providers import github, gitlab

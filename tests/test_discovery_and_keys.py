@@ -10,7 +10,7 @@ import time
 import pytest
 
 from models import User
-from providers import metadata
+from oauth import metadata
 from tests.forms import csrf_token
 from tests.misbehaving import (
     MisbehavingProvider,

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-import flow_trace
-import tokens
+from accounts import tokens
 from extensions import db
-from models import FlowStep, LinkedAccount, utcnow
+from inspector import flow_trace
+from inspector.models import FlowStep
+from models import LinkedAccount, utcnow
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Flow, client_config
 from tests.forms import csrf_token
 from tests.live_provider import query

@@ -155,7 +155,7 @@ def test_a_link_started_by_one_user_cannot_finish_in_another_users_session(
 
 
 def test_the_reconnect_button_restores_a_link_for_the_same_user(flow, client, app):
-    import tokens
+    from accounts import tokens
 
     flow.sign_in("alice")
     with app.app_context():

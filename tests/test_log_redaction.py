@@ -14,8 +14,8 @@ import gunicorn.glogging
 import pytest
 import sqlalchemy as sa
 
-import log_safety
-from log_safety import CONTINUATION
+from ops import log_safety
+from ops.log_safety import CONTINUATION
 
 # What a forged security event would look like (security events are one JSON line each).
 FORGED_EVENT = json.dumps({"event": "sign_in", "outcome": "ok", "user_id": 1})

@@ -9,10 +9,10 @@ import logging
 import pytest
 from sqlalchemy import select
 
-import log_safety
-import tokens
+from accounts import tokens
 from extensions import db
 from models import LinkedAccount
+from ops import log_safety
 from tests.conftest import CLIENT_SECRET, CORP_CLIENT_SECRET
 from tests.forms import csrf_token
 from tests.live_provider import query

@@ -7,7 +7,7 @@ from datetime import timedelta
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-import tokens
+from accounts import tokens
 from extensions import db
 from models import LinkedAccount, LinkStatus, LoginAttempt, User, utcnow
 

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from sqlalchemy import create_engine, text
 
-import pooled_connections
+from ops import pooled_connections
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from cryptography.fernet import Fernet
 
-import pooled_connections
+from ops import pooled_connections
 from tests.deployment import DATABASE_URL_VARIABLE, concurrent_gets, deploy
 
 pytestmark = [

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import tokens
+from accounts import tokens
 from extensions import db
 from models import LinkedAccount, LinkStatus, utcnow
 from tests.forms import csrf_token

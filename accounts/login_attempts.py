@@ -11,10 +11,10 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, select
 
-import tokens
+from accounts import tokens
 from extensions import db
 from models import LoginAttempt, utcnow
-from providers import AuthorizationRequest
+from oauth import AuthorizationRequest
 
 
 def attempt_id(state: str) -> str:

@@ -17,10 +17,10 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.util import urlsafe_b64decode
 
-import flow_trace
-from providers import metadata
-from providers.errors import SignInRejected
-from providers.registry import Provider
+from inspector import flow_trace
+from oauth import metadata
+from oauth.errors import SignInRejected
+from oauth.provider import Provider
 
 # An ID token is a few kilobytes; a huge one is an attack on the parser (CVE-2025-61920).
 MAX_ID_TOKEN_LENGTH = 16 * 1024

@@ -1,6 +1,5 @@
 """Jobs run outside requests (from the CLI or a scheduler): re-encrypt stored tokens with the
-newest key, refresh tokens that will expire soon, and purge what can no longer be used, flow
-inspector traces included.
+newest key, refresh tokens that will expire soon, and purge what can no longer be used.
 """
 
 from __future__ import annotations
@@ -11,10 +10,8 @@ from datetime import timedelta
 from cryptography.fernet import InvalidToken
 from sqlalchemy import delete, select
 
-import flow_trace
-import providers
-import row_locks
-import tokens
+import oauth
+from accounts import row_locks, tokens
 from extensions import db
 from models import LinkedAccount, LinkStatus, LoginAttempt, utcnow
 
@@ -85,7 +82,7 @@ def refresh_expiring(within: timedelta) -> Outcome:
             done += 1
         except tokens.LinkRemoved:
             continue
-        except (tokens.ReconnectNeeded, providers.ProviderError):
+        except (tokens.ReconnectNeeded, oauth.ProviderError):
             failed += 1
     return Outcome(done, failed)
 
@@ -118,10 +115,3 @@ def purge(older_than: timedelta) -> Purged:
             kept += 1
     db.session.commit()
     return Purged(attempts=attempts.rowcount, links=links, kept=kept)
-
-
-def purge_traces(older_than: timedelta) -> flow_trace.PurgedTraces:
-    """Delete the flow inspector's traces with no step for longer than `older_than`."""
-    purged = flow_trace.purge_idle(older_than)
-    db.session.commit()
-    return purged

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from providers import metadata
-from providers.errors import ProviderError
-from providers.registry import Provider
+from oauth import metadata
+from oauth.errors import ProviderError
+from oauth.provider import Provider
 
 
 def end_session_endpoint(provider: Provider) -> str | None:

@@ -23,7 +23,8 @@ from flask_login import current_user, user_logged_in, user_logged_out
 from sqlalchemy import delete, func, or_, select, update
 
 from extensions import db
-from models import FlowStep, utcnow
+from inspector.models import FlowStep
+from models import utcnow
 
 BROWSER = "browser"
 CLIENT = "client"

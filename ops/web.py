@@ -11,9 +11,9 @@ from flask import Flask, Request, abort, current_app, g, render_template, reques
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-import log_safety
+import oauth
 import providers
-import security_events
+from ops import log_safety, security_events
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -57,7 +57,7 @@ def form_action_sources() -> list[str]:
         urls = [provider.issuer, *provider.endpoints.values()]
         # Discovery may place the endpoints on another host than the issuer; once fetched, they
         # are known without a network call.
-        document = providers.cached_metadata(provider) or {}
+        document = oauth.cached_metadata(provider) or {}
         urls += [document.get("authorization_endpoint"), document.get("end_session_endpoint")]
         origins.update(_origin(url) for url in urls if isinstance(url, str))
     origins.discard(_origin(current_app.config["BASE_URL"]))

@@ -10,16 +10,16 @@ from typing import Any
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 
-import flow_trace
-from providers import http, idtoken, metadata
-from providers.errors import (
+from inspector import flow_trace
+from oauth import http, idtoken, metadata
+from oauth.errors import (
     AccessTokenRejected,
     GrantRevoked,
     ProviderMisconfigured,
     ProviderUnavailable,
     SignInRejected,
 )
-from providers.registry import Profile, Provider
+from oauth.provider import Profile, Provider
 
 MAX_API_RESPONSE_BYTES = 1024 * 1024
 # Token endpoint errors that mean "try again later" (RFC 6749 §4.1.2.1, and what 429 answers

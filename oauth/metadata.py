@@ -15,9 +15,9 @@ from flask import current_app
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from providers import http
-from providers.errors import ProviderMisconfigured, ProviderUnavailable
-from providers.registry import Provider
+from oauth import http
+from oauth.errors import ProviderMisconfigured, ProviderUnavailable
+from oauth.provider import Provider
 
 REQUIRED_OIDC_METADATA = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 # Endpoints this client sends people, secrets or tokens to, or takes its keys from.

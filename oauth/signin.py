@@ -13,14 +13,14 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app
 
-import flow_trace
-from providers import api, http, idtoken, metadata
-from providers.errors import (
+from inspector import flow_trace
+from oauth import api, http, idtoken, metadata
+from oauth.errors import (
     ProviderUnavailable,
     SignInCancelled,
     SignInRejected,
 )
-from providers.registry import Provider
+from oauth.provider import Provider
 
 MAX_CODE_LENGTH = 2048
 

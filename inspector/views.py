@@ -8,9 +8,9 @@ import json
 
 from flask import Blueprint, abort, current_app, render_template
 
-import flow_trace
+from inspector import flow_trace
 
-bp = Blueprint("inspector", __name__)
+bp = Blueprint("inspector", __name__, template_folder="templates")
 
 ROLE_TITLES = {
     flow_trace.BROWSER: ("Resource owner", "you, in the browser"),

@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+import oauth
 import providers
-import tokens
+from accounts import tokens
 from models import LinkedAccount, LinkStatus, User
 
 
@@ -20,7 +21,7 @@ class LinkedProfile:
     title: str
     #: "connected", "reconnect_needed" or "unavailable".
     status: str
-    profile: providers.Profile | None
+    profile: oauth.Profile | None
     scopes: tuple[str, ...]
     expires_at: datetime | None
     refreshed_at: datetime | None
@@ -49,26 +50,26 @@ def _load(link: LinkedAccount) -> LinkedProfile:
         return _view(
             link, title, LinkStatus.RECONNECT_NEEDED, None, f"{title} needs you to reconnect."
         )
-    except providers.ProviderError as error:
+    except oauth.ProviderError as error:
         return _view(link, title, "unavailable", None, f"{error.message} {error.advice}")
     view = _view(link, title, LinkStatus.CONNECTED, profile, None)
-    return replace(view, provider_logout=providers.end_session_endpoint(provider) is not None)
+    return replace(view, provider_logout=oauth.end_session_endpoint(provider) is not None)
 
 
-def _fetch(provider: providers.Provider, link: LinkedAccount) -> providers.Profile:
+def _fetch(provider: oauth.Provider, link: LinkedAccount) -> oauth.Profile:
     """Call the API with a fresh token; on a 401 for a token we thought good, refresh once."""
     access_token = tokens.fresh_access_token(link)
     try:
-        return providers.fetch_profile(provider, access_token)
-    except providers.AccessTokenRejected:
+        return oauth.fetch_profile(provider, access_token)
+    except oauth.AccessTokenRejected:
         access_token = tokens.fresh_access_token(
             link,
             force_refresh=True,
             reason="The API answered 401 for a token that had not expired.",
         )
         try:
-            return providers.fetch_profile(provider, access_token)
-        except providers.AccessTokenRejected:
+            return oauth.fetch_profile(provider, access_token)
+        except oauth.AccessTokenRejected:
             tokens.mark_reconnect_needed(link)
             raise tokens.ReconnectNeeded(link.provider, "api_token_rejected") from None
 

@@ -12,12 +12,13 @@ from typing import Any, NoReturn
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 
-import flow_trace
+import oauth
 import providers
-import row_locks
-import security_events
+from accounts import row_locks
 from extensions import db
+from inspector import flow_trace
 from models import LinkedAccount, LinkStatus, utcnow
+from ops import security_events
 
 # The refresh leeway never exceeds this share of an access token's lifetime.
 MAX_LEEWAY_FRACTION = 0.5
@@ -156,7 +157,7 @@ def fresh_access_token(
 
     Refreshes first when needed (or when forced, for `reason`). Raises ReconnectNeeded when the
     grant is gone, LinkRemoved when the link itself went meanwhile, and
-    providers.ProviderUnavailable (stored tokens untouched) when the provider is down.
+    oauth.ProviderUnavailable (stored tokens untouched) when the provider is down.
     """
     if not force_refresh:
         token = _current_access_token(link)
@@ -243,16 +244,14 @@ def _refresh_locked(link: LinkedAccount) -> str:
     provider = providers.get(link.provider)
     if provider is None:
         db.session.rollback()
-        raise providers.ProviderUnavailable(
+        raise oauth.ProviderUnavailable(
             "provider_not_configured", f"{link.provider} is not configured on this site."
         )
     try:
-        token = providers.refresh(
-            provider, refresh_token, {"iss": link.issuer, "sub": link.subject}
-        )
-    except providers.GrantRevoked as error:
+        token = oauth.refresh(provider, refresh_token, {"iss": link.issuer, "sub": link.subject})
+    except oauth.GrantRevoked as error:
         _give_up(link, error.reason)
-    except providers.ProviderError as error:
+    except oauth.ProviderError as error:
         # Transient or not ours to fix: keep every stored token exactly as it was.
         db.session.rollback()
         security_events.emit(
@@ -286,7 +285,7 @@ def revoke(link: LinkedAccount) -> None:
         except UnreadableCiphertext:
             continue
         if token and provider is not None:
-            revoked = providers.revoke(provider, token, hint)
+            revoked = oauth.revoke(provider, token, hint)
             security_events.emit(
                 "revoke",
                 outcome="ok" if revoked else "failed",

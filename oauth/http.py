@@ -15,7 +15,7 @@ from flask import current_app
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from providers.registry import Provider
+from oauth.provider import Provider
 
 USER_AGENT = "flask-signin-reference/0.1"
 

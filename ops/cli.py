@@ -1,6 +1,4 @@
-"""Command-line tools (`flask --app app ...`): list and check providers, maintain stored tokens,
-purge the flow inspector's traces.
-"""
+"""Command-line tools (`flask --app app ...`): list and check providers, maintain stored tokens."""
 
 from __future__ import annotations
 
@@ -10,9 +8,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-import doctor
-import maintenance
+import oauth
 import providers
+from ops import doctor, maintenance
 
 
 @click.command("providers")
@@ -62,7 +60,7 @@ def _redirect_uris_and_checks(configured, check: bool):
         yield (
             provider,
             provider.redirect_uri(base_url),
-            providers.check(provider) if check else None,
+            oauth.check(provider) if check else None,
         )
 
 
@@ -97,24 +95,4 @@ def purge_command(older_than_days: int) -> None:
     )
 
 
-inspector_group = AppGroup("inspector", help="Maintain the flow inspector's recorded steps.")
-
-
-@inspector_group.command("purge")
-@click.option(
-    "--older-than-hours",
-    default=24,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Hours since a trace's last step.",
-)
-def purge_traces_command(older_than_hours: int) -> None:
-    """Delete flow inspector traces idle for longer than the given number of hours."""
-    purged = maintenance.purge_traces(timedelta(hours=older_than_hours))
-    click.echo(
-        f"removed {purged.traces} inspector traces ({purged.steps} steps) "
-        f"idle for over {older_than_hours} hours"
-    )
-
-
-COMMANDS = (providers_command, doctor_command, tokens_group, inspector_group)
+COMMANDS = (providers_command, doctor_command, tokens_group)

@@ -1,0 +1,34 @@
+"""The rules about people: who a verified identity signs in as, linking and unlinking providers,
+deleting an account, sessions; and what is kept for them: the token vault (`tokens`), sign-ins in
+flight (`login_attempts`), what the profile shows of each link (`linked_profiles`).
+
+Views import this package and call its rules (`accounts.sign_in(...)`); the vault and the other
+modules are imported by name (`from accounts import tokens`).
+"""
+
+from accounts.sessions import end_all_sessions, load_user
+from accounts.users import (
+    AccountRuleError,
+    delete,
+    find_link,
+    link,
+    link_of,
+    provider_sign_out_url,
+    sign_in,
+    unlink,
+    verified_email,
+)
+
+__all__ = [
+    "AccountRuleError",
+    "delete",
+    "end_all_sessions",
+    "find_link",
+    "link",
+    "link_of",
+    "load_user",
+    "provider_sign_out_url",
+    "sign_in",
+    "unlink",
+    "verified_email",
+]

@@ -1,0 +1,54 @@
+"""The OAuth 2.0 / OpenID Connect client engine, provider-agnostic: pooled HTTP, discovery and
+keys, the authorization request, the token endpoint, ID tokens, userinfo and the provider's API,
+RP-initiated logout, and typed errors.
+
+Callers import this package and use its functions (`oauth.fetch_profile(...)`), so the call site
+shows the layer and a test can patch one place.
+"""
+
+from oauth.api import fetch_profile, refresh, revoke
+from oauth.errors import (
+    AccessTokenRejected,
+    GrantRevoked,
+    ProviderError,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    SignInCancelled,
+    SignInRejected,
+)
+from oauth.logout import end_session_endpoint, end_session_url
+from oauth.metadata import cached_metadata, check
+from oauth.provider import Profile, Provider
+from oauth.signin import (
+    AuthorizationRequest,
+    Identity,
+    SignInResult,
+    authorization_request,
+    finish,
+    redirect_uri,
+)
+
+__all__ = [
+    "AccessTokenRejected",
+    "AuthorizationRequest",
+    "GrantRevoked",
+    "Identity",
+    "Profile",
+    "Provider",
+    "ProviderError",
+    "ProviderMisconfigured",
+    "ProviderUnavailable",
+    "SignInCancelled",
+    "SignInRejected",
+    "SignInResult",
+    "authorization_request",
+    "cached_metadata",
+    "check",
+    "end_session_endpoint",
+    "end_session_url",
+    "fetch_profile",
+    "finish",
+    "redirect_uri",
+    "refresh",
+    "revoke",
+]

@@ -1,0 +1,56 @@
+"""What a provider is, to the OAuth engine: a small value (names, credentials, endpoints or issuer,
+scopes) and how to read its API into the common profile shape. Concrete providers live in
+`providers/`; nothing here knows which ones exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The common shape every provider's profile payload is mapped to for display."""
+
+    display_name: str
+    username: str | None = None
+    email: str | None = None
+    # Extra label/value pairs worth showing, in order.
+    details: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One provider this app can send people to: its settings and how to read its API."""
+
+    name: str
+    title: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scope: str
+    #: OpenID Connect issuer; endpoints then come from its discovery document.
+    issuer: str | None = None
+    #: Endpoints for plain OAuth 2.0 providers without discovery.
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    #: The API the profile page calls with the access token; a metadata key or a URL.
+    profile_endpoint: str = "userinfo_endpoint"
+    map_profile: Callable[[Mapping[str, Any]], Profile] = field(default=lambda p: Profile(""))
+    #: For plain OAuth 2.0 providers (no ID token): who signed in, read from the API with the
+    #: new access token; returns (subject, profile).
+    fetch_identity: Callable[[Provider, str], tuple[str, Profile]] | None = None
+    #: Signature algorithms accepted on ID tokens: pinned, never `none`, never taken from the token.
+    id_token_algorithms: tuple[str, ...] = ("RS256",)
+    extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+    #: What separates the scopes in its token responses: a space (RFC 6749 §3.3), or a comma
+    #: for GitHub. Scopes are stored space-separated either way.
+    granted_scope_separator: str = " "
+
+    @property
+    def is_oidc(self) -> bool:
+        return self.issuer is not None and "openid" in self.scope.split()
+
+    def redirect_uri(self, base_url: str) -> str:
+        """The exact redirect URI to register at the provider."""
+        return f"{base_url}/callback/{self.name}"
