@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -112,9 +113,11 @@ ENVIRONMENT: dict[str, type] = {
     "RATELIMIT_STORAGE_URI": str,
 }
 
-# Per-provider settings read from the environment for every provider name the app knows of.
+# Per-provider settings, `<NAME>_<SETTING>`, read from the environment for any name: which
+# providers exist is the registry's business (providers/registry.py), so a new provider module
+# needs no list here to have its variables read.
 PROVIDER_SETTINGS = ("CLIENT_ID", "CLIENT_SECRET", "ISSUER", "SCOPE", "TITLE")
-BUILT_IN_PROVIDERS = ("GITHUB", "GOOGLE", "GITLAB")
+_PROVIDER_VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]*_(?:" + "|".join(PROVIDER_SETTINGS) + r")$")
 
 DEV_SECRETS_FILE = "dev-secrets.json"
 # The only values APP_ENV may take. Anything else stops the app: a typo such as "Production"
@@ -131,7 +134,7 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     """Fill `app.config` from every layer, generate development secrets, check production."""
     app.config.update(DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)
-    app.config.update(_from_environment(os.environ, app.config))
+    app.config.update(_from_environment(os.environ))
     if overrides:
         app.config.update(overrides)
 
@@ -175,18 +178,14 @@ def _parse(value: str, kind: type) -> Any:
     return kind(value)
 
 
-def _from_environment(environ: Mapping[str, str], current: Mapping[str, Any]) -> dict[str, Any]:
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """Settings present in the environment, parsed; provider settings included."""
     found = {
         name: _parse(environ[name], kind) for name, kind in ENVIRONMENT.items() if name in environ
     }
-    oidc_names = found.get("OIDC_PROVIDERS", current.get("OIDC_PROVIDERS", ""))
-    prefixes = [*BUILT_IN_PROVIDERS, *provider_names(oidc_names)]
-    for prefix in (p.upper() for p in prefixes):
-        for setting in PROVIDER_SETTINGS:
-            key = f"{prefix}_{setting}"
-            if key in environ:
-                found[key] = environ[key]
+    for name, value in environ.items():
+        if name not in found and _PROVIDER_VARIABLE.match(name):
+            found[name] = value
     return found
 
 
