@@ -22,7 +22,7 @@ from blueprints import callback, health, login, profile
 from extensions import csrf, db, limiter, login_manager, migrate
 from oauth.http import Connections
 from oauth.metadata import MetadataCache
-from ops import cli, pooled_connections, web
+from ops import cli, doctor, pooled_connections, web
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEMO_PROVIDER_MOUNT = "/demo-provider"
@@ -39,6 +39,7 @@ def create_app(
     """
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     config.load(app, test_config)
+    doctor.refuse_unsafe_production(app.config)
 
     db.init_app(app)
     with app.app_context():

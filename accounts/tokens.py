@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 
+import config
 import oauth
 import providers
 from accounts import row_locks
@@ -52,7 +53,7 @@ class ReconnectNeeded(Exception):
 
 def init_app(app: Flask) -> None:
     """Build the cipher from TOKEN_ENCRYPTION_KEYS: the first key encrypts, every key decrypts."""
-    keys = [key.strip() for key in app.config["TOKEN_ENCRYPTION_KEYS"].split(",") if key.strip()]
+    keys = config.encryption_keys(app.config["TOKEN_ENCRYPTION_KEYS"])
     try:
         app.extensions["token_cipher"] = MultiFernet([Fernet(key) for key in keys])
     except (ValueError, TypeError) as error:

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
+from config import ConfigurationError, encryption_keys
+
 ERROR = "error"
 WARNING = "warning"
 OK = "ok"
@@ -50,7 +52,7 @@ def configuration(config: Mapping[str, Any]) -> Iterator[Finding]:
     else:
         yield Finding(OK, "SECRET_KEY", "set")
 
-    keys = [k.strip() for k in str(config.get("TOKEN_ENCRYPTION_KEYS") or "").split(",") if k]
+    keys = encryption_keys(config.get("TOKEN_ENCRYPTION_KEYS"))
     try:
         for key in keys:
             Fernet(key)
@@ -160,3 +162,12 @@ def _cookies(config: Mapping[str, Any], base_url: str, serious: str) -> Iterator
 def errors(config: Mapping[str, Any]) -> list[Finding]:
     """Only the findings that must stop a production start."""
     return [finding for finding in configuration(config) if finding.level == ERROR]
+
+
+def refuse_unsafe_production(config: Mapping[str, Any]) -> None:
+    """Refuse to run in production with a configuration that would be unsafe there."""
+    if config.get("APP_ENV") != "production":
+        return
+    problems = [f"{finding.topic} {finding.message}" for finding in errors(config)]
+    if problems:
+        raise ConfigurationError("Refusing to start in production: " + "; ".join(problems) + ".")
