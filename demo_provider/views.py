@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 
+from blueprints import next_url
 from demo_provider import connected_apps, logout_requests, scopes, server, throttling, users
 from demo_provider.extensions import db
 from demo_provider.models import User
@@ -228,19 +229,9 @@ def _issuer() -> str:
 
 
 def safe_next(value: str | None) -> str | None:
-    """`value` if it is a path inside this app ("/..." with no scheme, host or backslash)."""
-    if not value or len(value) > _MAX_NEXT_LENGTH:
-        return None
-    # "//host" and "/\host" are read by browsers as another site; control characters are
-    # stripped by browsers, which can turn "/\t/host" into "//host".
-    if not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return None
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        return None
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return None
-    return value
+    """`value` if it is a path inside this app, by the same rule the client applies to its own
+    `next` (encoded variants of "//host" and "/\\host" included)."""
+    return next_url.safe_next_url(value, max_length=_MAX_NEXT_LENGTH)
 
 
 def _app_url(next_path: str | None) -> str:
