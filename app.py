@@ -5,6 +5,7 @@ The only place where the parts are wired together; `flask --app app run` finds `
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import accounts
 import config
-import inspector
 import providers
 from accounts import tokens
 from blueprints import callback, health, login, profile
@@ -25,6 +25,9 @@ from oauth.metadata import MetadataCache
 from ops import cli, doctor, pooled_connections, web
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Teaching plug-ins, each a package with an `init_app(app)`; the client never imports them. To go
+# without one, take its name out of this line and delete its folder (README, "Make it yours").
+PLUGINS = ("inspector",)
 DEMO_PROVIDER_MOUNT = "/demo-provider"
 DEMO_CLIENT_NAME = "Flask Sign-in Reference App"
 
@@ -60,8 +63,8 @@ def create_app(
     for blueprint in (login.bp, callback.bp, profile.bp, health.bp):
         app.register_blueprint(blueprint)
     web.init_app(app)
-    # The flow inspector, a teaching plug-in: delete this line (and inspector/) to go without.
-    inspector.init_app(app)
+    for name in PLUGINS:
+        importlib.import_module(name).init_app(app)
     for command in cli.COMMANDS:
         app.cli.add_command(command)
 

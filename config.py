@@ -5,6 +5,7 @@ to start on missing or default ones.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -203,7 +204,11 @@ def _apply_environment_defaults(app: Flask, production: bool) -> None:
     config = app.config
     if config["DEMO_PROVIDER_ENABLED"] is None:
         # The demo provider has published passwords: never on in production unless asked for.
-        config["DEMO_PROVIDER_ENABLED"] = not production
+        # In development it is on when there is one to reach: an external one (DEMO_ISSUER), or
+        # the embedded one, unless its folder was deleted (README, "Make it yours").
+        config["DEMO_PROVIDER_ENABLED"] = not production and bool(
+            config["DEMO_ISSUER"] or importlib.util.find_spec("demo_provider")
+        )
     if config["DEMO_PROVIDER_EMBEDDED"] is None:
         config["DEMO_PROVIDER_EMBEDDED"] = (
             config["DEMO_PROVIDER_ENABLED"] and not config["DEMO_ISSUER"]
