@@ -15,9 +15,8 @@ from flask import Flask, current_app
 import config
 import oauth
 import providers
-from accounts import row_locks
+from accounts import row_locks, signals
 from extensions import db
-from inspector import flow_trace
 from models import LinkedAccount, LinkStatus, utcnow
 from ops import security_events
 
@@ -163,9 +162,9 @@ def fresh_access_token(
     if not force_refresh:
         token = _current_access_token(link)
         if token is not None:
-            _trace_decision(link, None)
+            _announce_decision(link, refresh=False, reason=None)
             return token
-    _trace_decision(link, reason)
+    _announce_decision(link, refresh=True, reason=reason)
     stale_ciphertext = link.access_token_ciphertext
     with _THREAD_LOCKS[link.id % len(_THREAD_LOCKS)]:
         # Lock the row (SELECT ... FOR UPDATE on PostgreSQL) and read it again: another worker
@@ -187,32 +186,25 @@ def fresh_access_token(
             if token is not None:
                 db.session.commit()
                 if refreshed_meanwhile:
-                    flow_trace.record(
-                        flow_trace.CLIENT,
-                        flow_trace.CLIENT,
-                        "Another request just refreshed it",
-                        note="Its new token is used; the refresh token is not spent twice.",
+                    signals.refreshed_meanwhile.announce(
+                        provider=link.provider, user_id=link.user_id
                     )
                 return token
         return _refresh_locked(link)
 
 
-def _trace_decision(link: LinkedAccount, reason: str | None) -> None:
-    """Tell the inspector whether the stored access token is used as is, and if not, why."""
-    if not flow_trace.enabled():
-        return  # nothing to compute on the hot path when nobody is inspecting
-    leeway = round(refresh_leeway(link))
-    if link.expires_at is None:
-        remaining = "no expiry given by the provider"
-    else:
-        seconds = int((link.expires_at - utcnow()).total_seconds())
-        remaining = f"expires in {seconds} s" if seconds >= 0 else f"expired {-seconds} s ago"
-    if reason is None and not expires_soon(link):
-        title, note = f"Access token {remaining}: use it", None
-    else:
-        title = f"Access token {remaining}: refresh it first"
-        note = reason or f"It lapses within the {leeway} s leeway, so it could expire in flight."
-    flow_trace.record(flow_trace.CLIENT, flow_trace.CLIENT, title, note=note)
+def _announce_decision(link: LinkedAccount, *, refresh: bool, reason: str | None) -> None:
+    """Announce whether the stored access token is used as is or refreshed first, and why."""
+    if not signals.access_token_checked.heard():
+        return  # the profile view's hot path: nothing to compute when nobody listens
+    signals.access_token_checked.announce(
+        provider=link.provider,
+        user_id=link.user_id,
+        expires_at=link.expires_at,
+        leeway=refresh_leeway(link),
+        refresh=refresh,
+        reason=reason,
+    )
 
 
 def lock_and_reread(link_id: int) -> LinkedAccount | None:

@@ -18,11 +18,10 @@ from flask_login import current_user, login_user
 import accounts
 import oauth
 import providers
-from accounts import login_attempts, tokens
+from accounts import login_attempts, signals, tokens
 from blueprints import sign_in_start
 from blueprints.next_url import safe_next_url
 from extensions import limiter
-from inspector import flow_trace
 from ops import security_events
 
 bp = Blueprint("callback", __name__)
@@ -84,7 +83,7 @@ def finish(provider_name: str):
             "pending_sign_in_unreadable",
             "This sign-in can no longer be completed.",
         )
-    _trace_callback(provider, args)
+    signals.callback_accepted.announce(provider=provider, parameters=args)
     try:
         result = oauth.finish(provider, args, nonce=attempt.nonce, code_verifier=code_verifier)
     except oauth.ProviderError as error:
@@ -107,35 +106,8 @@ def finish(provider_name: str):
     login_user(user)
     security_events.emit("sign_in", provider=provider.name, user_id=user.id)
     destination = safe_next_url(attempt.next_url) or url_for("profile.show")
-    flow_trace.record(
-        flow_trace.CLIENT,
-        flow_trace.BROWSER,
-        f"303 See Other: {destination}",
-        [("signed in as", user.display_name), ("session", "cleared and renewed (no fixation)")],
-    )
+    signals.signed_in.announce(provider=provider, user=user, destination=destination)
     return redirect(destination, code=303)
-
-
-def _trace_callback(provider: oauth.Provider, args) -> None:
-    flow_trace.record(
-        flow_trace.AUTHORIZATION_SERVER,
-        flow_trace.BROWSER,
-        "302 Found: back to the app's redirect URI",
-        note="The authorization response travels through the browser, in the URL.",
-    )
-    details = [
-        (
-            "state",
-            f"{flow_trace.digest(args['state'])}: matches a sign-in this browser started; "
-            "used up now",
-        ),
-        ("iss", args.get("iss", "absent")),
-    ]
-    if "code" in args:
-        details.insert(0, ("code", flow_trace.secret(args["code"])))
-    if "error" in args:
-        details.insert(0, ("error", args["error"]))
-    flow_trace.record(flow_trace.BROWSER, flow_trace.CLIENT, f"GET {request.path}", details)
 
 
 def _finish_link(provider: oauth.Provider, result):

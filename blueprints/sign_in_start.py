@@ -4,13 +4,10 @@ callback that finishes it: the pending sign-ins this browser holds, and the rate
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlsplit
-
-from flask import current_app, redirect, render_template, request, session
+from flask import current_app, redirect, render_template, session
 
 import oauth
-from accounts import login_attempts
-from inspector import flow_trace
+from accounts import login_attempts, signals
 from ops import security_events
 
 # The session's list of the sign-ins this browser started and has not finished.
@@ -39,7 +36,9 @@ def send_to_provider(provider: oauth.Provider, *, next_url: str | None, user_id:
     attempt = login_attempts.create(
         provider.name, authorization, next_url=next_url, user_id=user_id
     )
-    _trace_authorization_request(provider, authorization.url, linking=user_id is not None)
+    signals.sign_in_started.announce(
+        provider=provider, authorization_url=authorization.url, linking=user_id is not None
+    )
     # The session remembers which attempts this browser started: a callback whose state is not
     # in this list was started elsewhere (login CSRF) and is refused.
     pending = [*session.get(PENDING_KEY, []), attempt]
@@ -47,31 +46,3 @@ def send_to_provider(provider: oauth.Provider, *, next_url: str | None, user_id:
     login_attempts.discard(pending[:-limit])
     session[PENDING_KEY] = pending[-limit:]
     return redirect(authorization.url, code=303)
-
-
-def _trace_authorization_request(provider: oauth.Provider, url: str, *, linking: bool) -> None:
-    flow_trace.start_new_flow()
-    action = "Link" if linking else "Sign in with"
-    flow_trace.record(
-        flow_trace.BROWSER,
-        flow_trace.CLIENT,
-        f"POST {request.path}",
-        [("button", f"{action} {provider.title}"), ("CSRF token", "checked")],
-    )
-    parts = urlsplit(url)
-    params = [(name, value) for name, value in parse_qsl(parts.query)]
-    flow_trace.record(
-        flow_trace.CLIENT,
-        flow_trace.BROWSER,
-        "303 See Other: go to the authorization endpoint",
-        [("Location", f"{parts.scheme}://{parts.netloc}{parts.path}"), *params],
-        note="state, nonce and the PKCE verifier are kept server-side for this sign-in; only "
-        "the verifier's SHA-256 (code_challenge) leaves the app.",
-    )
-    flow_trace.record(
-        flow_trace.BROWSER,
-        flow_trace.AUTHORIZATION_SERVER,
-        f"GET {parts.path}",
-        note="The provider authenticates the resource owner and asks for consent. This app sees "
-        "none of it, and never the password.",
-    )

@@ -1,18 +1,20 @@
-"""The flow inspector, a teaching plug-in: it records each step of the OAuth flow (redacted) for
-the session that made it, and draws it at /inspector as a sequence diagram across the four roles.
-Switched on in `create_app` by `inspector.init_app(app)`; deleting this folder and that line
-leaves a working client.
+"""The flow inspector, a teaching plug-in: it listens to the signals the engine and the account
+layer send, records each step of the OAuth flow (redacted) for the session that made it, and draws
+it at /inspector as a sequence diagram across the four roles. Switched on by its name in
+`app.PLUGINS`, which has `create_app` call `init_app(app)`; nothing else imports it, so deleting
+this folder and that name leaves a working client.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from inspector import commands, flow_trace, views
+from inspector import commands, flow_trace, listeners, views
 
 
 def init_app(app: Flask) -> None:
-    """Add the inspector's page, its recorder and its command to the app."""
+    """Add the inspector's page, its recorder, its listeners and its command to the app."""
     app.register_blueprint(views.bp)
     flow_trace.init_app(app)
+    listeners.init_app(app)
     app.cli.add_command(commands.inspector_group)

@@ -1,8 +1,9 @@
 """The flow inspector's recorder: what travelled between the four OAuth roles during this session's
 sign-in and every later refresh and API call, redacted, kept for the inspector page until sign-out.
 
-Code anywhere in the flow calls `record(...)`; outside a request, or with the inspector off, it
-does nothing. Values are shown as they travelled except secrets, which are redacted by name here,
+The inspector's listeners (`inspector.listeners`) call `record(...)` as the engine and the
+account layer announce what happened; outside a request, or with the inspector off, it does
+nothing. Values are shown as they travelled except secrets, which are redacted by name here,
 before anything is stored: shown as a short digest, or only said to be present.
 """
 

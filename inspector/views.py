@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, url_for
 
 from inspector import flow_trace
 
@@ -24,6 +24,15 @@ ROLE_TITLES = {
 def only_when_enabled():
     if not current_app.config["FLOW_INSPECTOR_ENABLED"]:
         abort(404)
+
+
+@bp.app_context_processor
+def link_to_the_inspector():
+    """Offer pages a link here (`flow_inspector_url`) while the inspector is on; the client's
+    templates show the link only when it is given, so they work without the inspector."""
+    if not current_app.config["FLOW_INSPECTOR_ENABLED"]:
+        return {}
+    return {"flow_inspector_url": url_for("inspector.show")}
 
 
 @bp.after_request

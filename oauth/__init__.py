@@ -1,6 +1,6 @@
 """The OAuth 2.0 / OpenID Connect client engine, provider-agnostic: pooled HTTP, discovery and
 keys, the authorization request, the token endpoint, ID tokens, userinfo and the provider's API,
-RP-initiated logout, and typed errors.
+RP-initiated logout, typed errors, and the signals it sends about what happened (`oauth.signals`).
 
 Callers import this package and use its functions (`oauth.fetch_profile(...)`), so the call site
 shows the layer and a test can patch one place.

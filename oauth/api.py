@@ -5,13 +5,13 @@ endpoint with the refresh token.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 
-from inspector import flow_trace
-from oauth import http, idtoken, metadata
+from oauth import http, idtoken, metadata, signals
 from oauth.errors import (
     AccessTokenRejected,
     GrantRevoked,
@@ -42,11 +42,8 @@ def get_json(provider: Provider, url: str, access_token: str) -> Any:
 
     The token goes in the header only, never in the URL, where logs and referrers would keep it.
     """
-    flow_trace.record(
-        flow_trace.CLIENT,
-        flow_trace.RESOURCE_SERVER,
-        f"GET {url}",
-        [("Authorization", "Bearer " + flow_trace.secret(access_token))],
+    signals.api_request_sent.announce(
+        provider=provider, method="GET", url=url, access_token=access_token
     )
     try:
         response = http.session(provider).get(
@@ -54,10 +51,8 @@ def get_json(provider: Provider, url: str, access_token: str) -> Any:
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
             timeout=http.timeout(),
         )
-        flow_trace.record(
-            flow_trace.RESOURCE_SERVER,
-            flow_trace.CLIENT,
-            f"{response.status_code} {response.reason}",
+        signals.api_response_received.announce(
+            provider=provider, url=url, status_code=response.status_code, reason=response.reason
         )
     except requests.RequestException as error:
         raise ProviderUnavailable(
@@ -105,16 +100,14 @@ def refresh(provider: Provider, refresh_token: str, original: Mapping[str, Any])
     """
     client = http.oauth_session(provider)
     token_endpoint = endpoint(provider, "token_endpoint")
-    flow_trace.record(
-        flow_trace.CLIENT,
-        flow_trace.AUTHORIZATION_SERVER,
-        "POST token endpoint",
-        [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", flow_trace.secret(refresh_token)),
-            ("client authentication", "client_secret_basic (HTTP Basic, secret redacted)"),
-        ],
-    )
+    if signals.token_request_sent.heard():
+        signals.token_request_sent.announce(
+            provider=provider,
+            endpoint=token_endpoint,
+            grant_type="refresh_token",
+            parameters=(("grant_type", "refresh_token"), ("refresh_token", refresh_token)),
+            client_authentication=client.token_endpoint_auth_method,
+        )
     try:
         token = dict(client.refresh_token(token_endpoint, refresh_token=refresh_token))
     except OAuthError as error:
@@ -134,7 +127,10 @@ def refresh(provider: Provider, refresh_token: str, original: Mapping[str, Any])
             "refresh_unavailable", f"{provider.title} could not be reached."
         ) from error
     try:
-        flow_trace.record_token_response(token, previous_refresh=True)
+        if signals.token_response_received.heard():
+            signals.token_response_received.announce(
+                provider=provider, grant_type="refresh_token", token=MappingProxyType(token)
+            )
         check_token_response(provider, token)
         if provider.is_oidc and token.get("id_token"):
             # Core §12.2: a refreshed ID token must describe the same person from the same issuer.

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from flask import current_app
@@ -17,8 +18,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.util import urlsafe_b64decode
 
-from inspector import flow_trace
-from oauth import metadata
+from oauth import metadata, signals
 from oauth.errors import SignInRejected
 from oauth.provider import Provider
 
@@ -91,6 +91,15 @@ def validate(
         claims.get("iss") != original.get("iss") or claims.get("sub") != original.get("sub")
     ):
         raise _reject("id_token_subject_changed")
+    if signals.id_token_verified.heard():
+        # Read-only views: the claims returned here decide who signs in.
+        signals.id_token_verified.announce(
+            provider=provider,
+            header=MappingProxyType(header),
+            claims=MappingProxyType(claims),
+            nonce_checked=nonce is not None,
+            same_subject_checked=original is not None,
+        )
     return claims
 
 
@@ -152,35 +161,3 @@ def _check_claims(provider: Provider, claims: dict[str, Any], nonce: str | None)
         received = claims.get("nonce")
         if not isinstance(received, str) or not hmac.compare_digest(received, nonce):
             raise _reject("id_token_invalid_nonce")
-
-
-SHOWN_CLAIMS = ("iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "name", "email")
-
-
-def trace(provider: Provider, id_token: str, claims: Mapping[str, Any]) -> None:
-    """Show the inspector the verified ID token: its header, claims and each check it passed."""
-    header = _header(id_token)
-    checks = [
-        (
-            "signature",
-            f"{header.get('alg')} with key {header.get('kid', '(only key)')} "
-            "from the provider's jwks_uri: valid",
-        ),
-        ("iss", "equals the configured issuer"),
-        ("aud", "is exactly this app's client id"),
-        ("exp", "in the future"),
-        ("iat", "not in the future"),
-        ("nonce", "matches this sign-in's nonce"),
-    ]
-    if "at_hash" in claims:
-        checks.append(("at_hash", "matches the access token"))
-    flow_trace.record(
-        flow_trace.CLIENT,
-        flow_trace.CLIENT,
-        "ID token verified",
-        [
-            *((f"header {name}", header[name]) for name in ("alg", "kid", "typ") if name in header),
-            *((f"claim {name}", claims[name]) for name in SHOWN_CLAIMS if name in claims),
-            *((f"check {name}", result) for name, result in checks),
-        ],
-    )

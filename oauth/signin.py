@@ -7,14 +7,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app
 
-from inspector import flow_trace
-from oauth import api, http, idtoken, metadata
+from oauth import api, http, idtoken, metadata, signals
 from oauth.errors import (
     ProviderUnavailable,
     SignInCancelled,
@@ -115,20 +115,11 @@ def finish(
     if not code or len(code) > MAX_CODE_LENGTH:
         raise SignInRejected("code_missing", "The response carried no usable authorization code.")
 
-    flow_trace.record(
-        flow_trace.CLIENT,
-        flow_trace.AUTHORIZATION_SERVER,
-        "POST token endpoint",
-        [
-            ("grant_type", "authorization_code"),
-            ("code", flow_trace.secret(code)),
-            ("redirect_uri", redirect_uri(provider)),
-            ("code_verifier", "sent (redacted): proves this app started the sign-in (PKCE)"),
-            ("client authentication", "client_secret_basic (HTTP Basic, secret redacted)"),
-        ],
-    )
     token = _redeem(provider, code, code_verifier)
-    flow_trace.record_token_response(token)
+    if signals.token_response_received.heard():
+        signals.token_response_received.announce(
+            provider=provider, grant_type="authorization_code", token=MappingProxyType(token)
+        )
     api.check_token_response(provider, token)
     if provider.is_oidc:
         identity = _oidc_identity(provider, token, nonce)
@@ -148,11 +139,26 @@ def finish(
 
 
 def _redeem(provider: Provider, code: str, code_verifier: str) -> dict[str, Any]:
-    client = http.oauth_session(provider, redirect_uri=redirect_uri(provider))
+    callback = redirect_uri(provider)
+    client = http.oauth_session(provider, redirect_uri=callback)
+    token_endpoint = api.endpoint(provider, "token_endpoint")
+    if signals.token_request_sent.heard():
+        signals.token_request_sent.announce(
+            provider=provider,
+            endpoint=token_endpoint,
+            grant_type="authorization_code",
+            parameters=(
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", callback),
+                ("code_verifier", code_verifier),
+            ),
+            client_authentication=client.token_endpoint_auth_method,
+        )
     try:
         return dict(
             client.fetch_token(
-                api.endpoint(provider, "token_endpoint"),
+                token_endpoint,
                 grant_type="authorization_code",
                 code=code,
                 code_verifier=code_verifier,
@@ -179,7 +185,6 @@ def _oidc_identity(provider: Provider, token: Mapping[str, Any], nonce: str) -> 
     claims = idtoken.validate(
         provider, token["id_token"], nonce=nonce, access_token=token["access_token"]
     )
-    idtoken.trace(provider, token["id_token"], claims)
     userinfo: Mapping[str, Any] = {}
     if "userinfo_endpoint" in metadata.server_metadata(provider):
         userinfo = api.get_json(

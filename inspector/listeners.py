@@ -1,0 +1,272 @@
+"""How the inspector hears the flow: receivers of the engine's signals (`oauth.signals`) and the
+account layer's (`accounts.signals`) that turn each announced fact into the steps of the trace,
+in the inspector's words, redacted by `flow_trace` before anything is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from flask import Flask, has_request_context, request
+
+import accounts.signals
+import oauth.signals
+from inspector import flow_trace
+from models import User, utcnow
+
+# What the inspector says about each way this app authenticates to the token endpoint; the
+# secret itself is never part of a step.
+CLIENT_AUTHENTICATION = {
+    "client_secret_basic": "client_secret_basic (HTTP Basic, secret redacted)",
+    "client_secret_post": "client_secret_post (in the form, secret redacted)",
+    "private_key_jwt": "private_key_jwt (a signed assertion, never the key)",
+}
+# Shown as sent in the token request, with what each proves; the value never is.
+TOKEN_REQUEST_SECRETS = {
+    "code_verifier": "sent (redacted): proves this app started the sign-in (PKCE)",
+}
+SHOWN_CLAIMS = ("iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "name", "email")
+
+
+def _listening() -> bool:
+    """Steps belong to a browser's session: outside a request, or switched off, none are kept."""
+    return has_request_context() and flow_trace.enabled()
+
+
+def sign_in_started(
+    app: Flask, *, provider: oauth.Provider, authorization_url: str, linking: bool, **facts: Any
+) -> None:
+    """The button press, the redirect to the provider, and the browser's visit there."""
+    if not _listening():
+        return
+    flow_trace.start_new_flow()
+    action = "Link" if linking else "Sign in with"
+    flow_trace.record(
+        flow_trace.BROWSER,
+        flow_trace.CLIENT,
+        f"POST {request.path}",
+        [("button", f"{action} {provider.title}"), ("CSRF token", "checked")],
+    )
+    parts = urlsplit(authorization_url)
+    flow_trace.record(
+        flow_trace.CLIENT,
+        flow_trace.BROWSER,
+        "303 See Other: go to the authorization endpoint",
+        [("Location", f"{parts.scheme}://{parts.netloc}{parts.path}"), *parse_qsl(parts.query)],
+        note="state, nonce and the PKCE verifier are kept server-side for this sign-in; only "
+        "the verifier's SHA-256 (code_challenge) leaves the app.",
+    )
+    flow_trace.record(
+        flow_trace.BROWSER,
+        flow_trace.AUTHORIZATION_SERVER,
+        f"GET {parts.path}",
+        note="The provider authenticates the resource owner and asks for consent. This app sees "
+        "none of it, and never the password.",
+    )
+
+
+def callback_accepted(
+    app: Flask, *, provider: oauth.Provider, parameters: Mapping[str, str], **facts: Any
+) -> None:
+    """The provider's redirect back, and the browser delivering it to the callback."""
+    if not _listening():
+        return
+    flow_trace.record(
+        flow_trace.AUTHORIZATION_SERVER,
+        flow_trace.BROWSER,
+        "302 Found: back to the app's redirect URI",
+        note="The authorization response travels through the browser, in the URL.",
+    )
+    details = [
+        (
+            "state",
+            f"{flow_trace.digest(parameters['state'])}: matches a sign-in this browser started; "
+            "used up now",
+        ),
+        ("iss", parameters.get("iss", flow_trace.ABSENT)),
+    ]
+    if "code" in parameters:
+        details.insert(0, ("code", flow_trace.secret(parameters["code"])))
+    if "error" in parameters:
+        details.insert(0, ("error", parameters["error"]))
+    flow_trace.record(flow_trace.BROWSER, flow_trace.CLIENT, f"GET {request.path}", details)
+
+
+def token_request_sent(
+    app: Flask,
+    *,
+    provider: oauth.Provider,
+    grant_type: str,
+    parameters: tuple[tuple[str, str], ...],
+    client_authentication: str,
+    **facts: Any,
+) -> None:
+    """The back-channel POST to the token endpoint: what the form carried, secrets redacted."""
+    if not _listening():
+        return
+    details: list[tuple[str, object]] = []
+    for name, value in parameters:
+        if name in TOKEN_REQUEST_SECRETS:
+            details.append((name, TOKEN_REQUEST_SECRETS[name]))
+        elif name in ("code", "refresh_token"):
+            details.append((name, flow_trace.secret(value)))
+        else:
+            details.append((name, value))
+    details.append(
+        (
+            "client authentication",
+            CLIENT_AUTHENTICATION.get(client_authentication, client_authentication),
+        )
+    )
+    flow_trace.record(
+        flow_trace.CLIENT, flow_trace.AUTHORIZATION_SERVER, "POST token endpoint", details
+    )
+
+
+def token_response_received(
+    app: Flask, *, provider: oauth.Provider, grant_type: str, token: Mapping[str, Any], **facts: Any
+) -> None:
+    """The token endpoint's answer: which tokens came back, each redacted."""
+    if _listening():
+        flow_trace.record_token_response(token, previous_refresh=grant_type == "refresh_token")
+
+
+def id_token_verified(
+    app: Flask,
+    *,
+    provider: oauth.Provider,
+    header: Mapping[str, Any],
+    claims: Mapping[str, Any],
+    nonce_checked: bool,
+    **facts: Any,
+) -> None:
+    """The verified ID token of a sign-in: its header, claims and each check it passed.
+
+    Only the sign-in's: the trace shows a refresh through its token response, and an ID token
+    that comes back with a refresh has no nonce to match.
+    """
+    if not nonce_checked or not _listening():
+        return
+    checks = [
+        (
+            "signature",
+            f"{header.get('alg')} with key {header.get('kid', '(only key)')} "
+            "from the provider's jwks_uri: valid",
+        ),
+        ("iss", "equals the configured issuer"),
+        ("aud", "is exactly this app's client id"),
+        ("exp", "in the future"),
+        ("iat", "not in the future"),
+        ("nonce", "matches this sign-in's nonce"),
+    ]
+    if "at_hash" in claims:
+        checks.append(("at_hash", "matches the access token"))
+    flow_trace.record(
+        flow_trace.CLIENT,
+        flow_trace.CLIENT,
+        "ID token verified",
+        [
+            *((f"header {name}", header[name]) for name in ("alg", "kid", "typ") if name in header),
+            *((f"claim {name}", claims[name]) for name in SHOWN_CLAIMS if name in claims),
+            *((f"check {name}", result) for name, result in checks),
+        ],
+    )
+
+
+def api_request_sent(
+    app: Flask, *, provider: oauth.Provider, method: str, url: str, access_token: str, **facts: Any
+) -> None:
+    """A call to the resource server, its bearer token redacted."""
+    if _listening():
+        flow_trace.record(
+            flow_trace.CLIENT,
+            flow_trace.RESOURCE_SERVER,
+            f"{method} {url}",
+            [("Authorization", "Bearer " + flow_trace.secret(access_token))],
+        )
+
+
+def api_response_received(
+    app: Flask, *, provider: oauth.Provider, url: str, status_code: int, reason: str, **facts: Any
+) -> None:
+    """The resource server's status line; its body stays out of the trace."""
+    if _listening():
+        flow_trace.record(flow_trace.RESOURCE_SERVER, flow_trace.CLIENT, f"{status_code} {reason}")
+
+
+def signed_in(
+    app: Flask, *, provider: oauth.Provider, user: User, destination: str, **facts: Any
+) -> None:
+    """The redirect that ends a sign-in, and who it signed in."""
+    if _listening():
+        flow_trace.record(
+            flow_trace.CLIENT,
+            flow_trace.BROWSER,
+            f"303 See Other: {destination}",
+            [
+                ("signed in as", user.display_name),
+                ("session", "cleared and renewed (no fixation)"),
+            ],
+        )
+
+
+def access_token_checked(
+    app: Flask,
+    *,
+    expires_at: datetime | None,
+    leeway: float,
+    refresh: bool,
+    reason: str | None,
+    **facts: Any,
+) -> None:
+    """Whether the stored access token is used as is, and if not, why."""
+    if not _listening():
+        return
+    if expires_at is None:
+        remaining = "no expiry given by the provider"
+    else:
+        seconds = int((expires_at - utcnow()).total_seconds())
+        remaining = f"expires in {seconds} s" if seconds >= 0 else f"expired {-seconds} s ago"
+    if not refresh:
+        title, note = f"Access token {remaining}: use it", None
+    else:
+        title = f"Access token {remaining}: refresh it first"
+        note = (
+            reason
+            or f"It lapses within the {round(leeway)} s leeway, so it could expire in flight."
+        )
+    flow_trace.record(flow_trace.CLIENT, flow_trace.CLIENT, title, note=note)
+
+
+def refreshed_meanwhile(app: Flask, **facts: Any) -> None:
+    """The refresh this request was about to make, found done by another one."""
+    if _listening():
+        flow_trace.record(
+            flow_trace.CLIENT,
+            flow_trace.CLIENT,
+            "Another request just refreshed it",
+            note="Its new token is used; the refresh token is not spent twice.",
+        )
+
+
+RECEIVERS = (
+    (accounts.signals.sign_in_started, sign_in_started),
+    (accounts.signals.callback_accepted, callback_accepted),
+    (oauth.signals.token_request_sent, token_request_sent),
+    (oauth.signals.token_response_received, token_response_received),
+    (oauth.signals.id_token_verified, id_token_verified),
+    (oauth.signals.api_request_sent, api_request_sent),
+    (oauth.signals.api_response_received, api_response_received),
+    (accounts.signals.signed_in, signed_in),
+    (accounts.signals.access_token_checked, access_token_checked),
+    (accounts.signals.refreshed_meanwhile, refreshed_meanwhile),
+)
+
+
+def init_app(app: Flask) -> None:
+    """Listen to every signal the trace is drawn from, for this app only."""
+    for signal, receiver in RECEIVERS:
+        signal.connect(receiver, sender=app)
