@@ -38,42 +38,19 @@ def endpoint(provider: Provider, key_or_url: str) -> str:
 
 
 def get_json(provider: Provider, url: str, access_token: str) -> Any:
-    """GET a provider API resource with the access token in the Authorization header.
-
-    The token goes in the header only, never in the URL, where logs and referrers would keep it.
-    """
+    """GET a provider API resource with the access token (in the Authorization header)."""
     signals.api_request_sent.announce(
         provider=provider, method="GET", url=url, access_token=access_token
     )
-    try:
-        response = http.session(provider).get(
-            url,
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-            timeout=http.timeout(),
-        )
-        signals.api_response_received.announce(
-            provider=provider, url=url, status_code=response.status_code, reason=response.reason
-        )
-    except requests.RequestException as error:
-        raise ProviderUnavailable(
-            "api_unreachable", f"{provider.title} could not be reached."
-        ) from error
+    response = http.get(provider, url, what="api", access_token=access_token)
+    signals.api_response_received.announce(
+        provider=provider, url=url, status_code=response.status_code, reason=response.reason
+    )
     if response.status_code == 401:
         raise AccessTokenRejected(
             "api_token_rejected", f"{provider.title} refused our access token."
         )
-    if response.status_code != 200:
-        raise ProviderUnavailable(
-            f"api_http_{response.status_code}", f"{provider.title} is not answering properly."
-        )
-    if len(response.content) > MAX_API_RESPONSE_BYTES:
-        raise ProviderUnavailable("api_response_too_large", f"{provider.title} sent too much data.")
-    try:
-        return response.json()
-    except ValueError as error:
-        raise ProviderUnavailable(
-            "api_not_json", f"{provider.title} sent malformed data."
-        ) from error
+    return http.json_of(provider, response, what="api", max_bytes=MAX_API_RESPONSE_BYTES)
 
 
 def fetch_profile(provider: Provider, access_token: str) -> Profile:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from base64 import b64encode
 from http.cookiejar import DefaultCookiePolicy
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -15,6 +16,7 @@ from flask import current_app
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from oauth.errors import ProviderError, ProviderUnavailable
 from oauth.provider import Provider
 
 USER_AGENT = "flask-signin-reference/0.1"
@@ -68,11 +70,17 @@ def _new_session() -> requests.Session:
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=RETRIES)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    _harden(session)
+    return session
+
+
+def _harden(session: requests.Session) -> None:
+    """What every session to a provider gets: no cookies, our User-Agent, nothing from the
+    environment."""
     session.cookies.set_policy(_NoCookies())
     session.headers["User-Agent"] = USER_AGENT
     # Proxies and .netrc from the environment must not silently receive client secrets.
     session.trust_env = False
-    return session
 
 
 def timeout() -> tuple[float, float]:
@@ -84,6 +92,46 @@ def timeout() -> tuple[float, float]:
 def session(provider: Provider) -> requests.Session:
     """The pooled session for this provider."""
     return current_app.extensions["provider_connections"].session(provider)
+
+
+def get(
+    provider: Provider, url: str, *, what: str, access_token: str | None = None
+) -> requests.Response:
+    """GET `url` from the provider over its pooled session, with the timeouts; with a user's
+    access token in the Authorization header only, never in the URL, where logs and referrers
+    would keep it. ProviderUnavailable (`<what>_unreachable`) when no answer comes."""
+    headers = {"Accept": "application/json"}
+    if access_token is not None:
+        headers["Authorization"] = f"Bearer {access_token}"
+    try:
+        return session(provider).get(url, headers=headers, timeout=timeout())
+    except requests.RequestException as error:
+        raise ProviderUnavailable(
+            f"{what}_unreachable", f"{provider.title} could not be reached."
+        ) from error
+
+
+def json_of(
+    provider: Provider,
+    response: requests.Response,
+    *,
+    what: str,
+    max_bytes: int,
+    malformed: type[ProviderError] = ProviderUnavailable,
+) -> Any:
+    """The JSON a provider answered with: refused when the answer is not a 200, larger than
+    `max_bytes` (a provider's document is small; a huge one is an attack on memory) or not JSON.
+    Reason codes start with `what`; bad content raises `malformed`."""
+    if response.status_code != 200:
+        raise ProviderUnavailable(
+            f"{what}_http_{response.status_code}", f"{provider.title} is not answering properly."
+        )
+    if len(response.content) > max_bytes:
+        raise malformed(f"{what}_too_large", f"{provider.title} sent too much data.")
+    try:
+        return response.json()
+    except ValueError as error:
+        raise malformed(f"{what}_not_json", f"{provider.title} sent malformed data.") from error
 
 
 def _client_secret_basic(client, method, uri, headers, body):
@@ -114,7 +162,5 @@ def oauth_session(provider: Provider, **kwargs) -> OAuth2Session:
     shared = session(provider)
     for prefix in ("https://", "http://"):
         client.mount(prefix, shared.get_adapter(prefix))
-    client.cookies.set_policy(_NoCookies())
-    client.headers["User-Agent"] = USER_AGENT
-    client.trust_env = False
+    _harden(client)
     return client

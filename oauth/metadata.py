@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from flask import current_app
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -54,22 +53,14 @@ def _cache() -> MetadataCache:
 
 
 def _fetch_json(provider: Provider, url: str, what: str) -> dict[str, Any]:
-    try:
-        response = http.session(provider).get(url, timeout=http.timeout())
-    except requests.RequestException as error:
-        raise ProviderUnavailable(
-            f"{what}_unreachable", f"{provider.title} could not be reached."
-        ) from error
-    if response.status_code != 200:
-        raise ProviderUnavailable(
-            f"{what}_http_{response.status_code}", f"{provider.title} is not answering properly."
-        )
-    if len(response.content) > MAX_DOCUMENT_BYTES:
-        raise ProviderMisconfigured(f"{what}_too_large", f"{provider.title} sent too much data.")
-    try:
-        document = response.json()
-    except ValueError:
-        document = None
+    """A JSON object the provider publishes (discovery document, key set)."""
+    document = http.json_of(
+        provider,
+        http.get(provider, url, what=what),
+        what=what,
+        max_bytes=MAX_DOCUMENT_BYTES,
+        malformed=ProviderMisconfigured,
+    )
     if not isinstance(document, dict):
         raise ProviderMisconfigured(f"{what}_not_json", f"{provider.title} sent malformed data.")
     return document
