@@ -20,8 +20,10 @@ from flask import Flask
 DEFAULTS: dict[str, Any] = {
     "APP_ENV": "development",
     # The public address of this app. Redirect URIs are built from it, never from the request's
-    # Host header, which an attacker controls.
-    "BASE_URL": "http://127.0.0.1:5000",
+    # Host header, which an attacker controls. Unset, it is http://127.0.0.1:<PORT>: `make run
+    # PORT=8080` moves the app, the embedded provider's issuer and every registered URI together.
+    "BASE_URL": None,
+    "PORT": 5000,
     "DATABASE_URL": None,
     "SECRET_KEY": None,
     "TOKEN_ENCRYPTION_KEYS": None,
@@ -85,6 +87,7 @@ DEFAULTS: dict[str, Any] = {
 ENVIRONMENT: dict[str, type] = {
     "APP_ENV": str,
     "BASE_URL": str,
+    "PORT": int,
     "DATABASE_URL": str,
     "SECRET_KEY": str,
     "TOKEN_ENCRYPTION_KEYS": str,
@@ -141,6 +144,8 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         app.config.update(overrides)
 
     app.config["APP_ENV"] = app_environment(app.config["APP_ENV"])
+    if not app.config["BASE_URL"]:
+        app.config["BASE_URL"] = f"http://127.0.0.1:{app.config['PORT']}"
     production = app.config["APP_ENV"] == "production"
     _apply_environment_defaults(app, production)
     if not production:

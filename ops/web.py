@@ -47,6 +47,28 @@ class ClientRequest(Request):
                 self.__dict__[attribute] = self.parameter_storage_class(named)
 
 
+def base_url_mismatch() -> dict[str, str | None] | None:
+    """In development, where this request arrived when that is not BASE_URL's scheme, host and
+    port; else None.
+
+    Redirect URIs come from BASE_URL only, never from the Host header, so a sign-in started at
+    another address (another port, `localhost` for `127.0.0.1`) comes back to BASE_URL without
+    this browser's cookies there. Said on the page rather than left to fail at the provider.
+    """
+    if current_app.config["APP_ENV"] != "development":
+        return None
+    base_url = current_app.config["BASE_URL"]
+    expected = urlsplit(base_url)
+    if (request.scheme, request.host.lower()) == (expected.scheme, expected.netloc.lower()):
+        return None
+    arrived = f"{request.scheme}://{request.host}"
+    try:
+        port = urlsplit(arrived).port
+    except ValueError:  # a Host header with no usable port: nothing to suggest
+        port = None
+    return {"arrived": arrived, "base_url": base_url, "port": str(port) if port else None}
+
+
 def form_action_sources() -> list[str]:
     """Where this app's forms may lead: itself, and the configured providers' sign-in and
     sign-out pages (a form POST here answers with a redirect there, and CSP's form-action
@@ -95,6 +117,10 @@ def init_app(app: Flask) -> None:
     def tag_request():
         # Ties the security events of one request together (and to the user's error report).
         g.request_id = secrets.token_hex(8)
+
+    @app.context_processor
+    def development_hints():
+        return {"base_url_mismatch": base_url_mismatch()}
 
     @app.template_filter("datetime")
     def format_datetime(value):
