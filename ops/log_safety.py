@@ -110,6 +110,25 @@ def redact(text: str) -> str:
     return _mask(text).translate(_ESCAPE_LINE_BREAKS)
 
 
+# The development server's start-up banner: a warning line, then " * Running on ..." lines. Its
+# first line may be wrapped in terminal colour codes.
+_SERVER_BANNER = re.compile(r"^(?:\x1b\[[\d;]*m)*WARNING: This is a development server\.")
+
+
+def _server_banner(record: logging.LogRecord) -> bool:
+    """Whether the record is the development server's start-up banner, to be written with its
+    line breaks as it is.
+
+    Werkzeug logs the banner as one message with line breaks and no arguments; its lines name the
+    address the server listens on, nothing from a request or a provider. Any other record keeps
+    its line breaks escaped (werkzeug's own "Error on request" traceback included).
+    """
+    if record.name != "werkzeug" or record.args or not isinstance(record.msg, str):
+        return False
+    first, *rest = record.msg.split("\n")
+    return bool(_SERVER_BANNER.match(first)) and all(line.startswith(" * ") for line in rest)
+
+
 def _contain(text: str) -> str:
     """A formatted record with secrets masked and every line after its first marked as its own."""
     # The message in it was masked and escaped already; masking it again may also hide what
@@ -177,6 +196,8 @@ class MaskedLogRecord(logging.LogRecord):
             raise
         except Exception as error:  # a bad format string, an argument whose __str__ raises
             message = _unformattable(self, error)
+        if _server_banner(self):
+            return _mask(message).translate(_ESCAPE_ALL_BUT_NEWLINE)
         return redact(message)
 
 
@@ -228,6 +249,8 @@ def _contained_format(format_record: _Format) -> _Format:
                 f"{record.levelname} {record.name}: "
                 f"[log record could not be formatted: {_describe(error)}] {_message(record)}"
             )
+        if _server_banner(record):
+            return _mask(text).translate(_ESCAPE_ALL_BUT_NEWLINE)
         return _contain(text)
 
     setattr(format, _INSTALLED, True)
