@@ -31,6 +31,8 @@ def test_the_banner_is_intact_and_a_request_line_stays_one_line(tmp_path):
         "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
         "DEMO_PROVIDER_ENABLED": "false",
+        # Every secret given, so nothing is generated into the checkout's instance/ folder.
+        "DEMO_CLIENT_SECRET": "dev-server-log-test",
         "PYTHONUNBUFFERED": "1",
     }
     server = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
