@@ -11,6 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 import oauth
 import providers
 from ops import doctor, maintenance
+from ops import workshop as workshop_check
 
 
 @click.command("providers")
@@ -36,9 +37,17 @@ def providers_command(check: bool) -> None:
 
 @click.command("doctor")
 @click.option("--online", is_flag=True, help="Also fetch each provider's discovery and keys.")
+@click.option("--workshop", is_flag=True, help="Check what trips a laptop before the first run.")
 @with_appcontext
-def doctor_command(online: bool) -> None:
+def doctor_command(online: bool, workshop: bool) -> None:
     """Check the configuration a deployment most often gets wrong."""
+    if workshop:
+        checks = workshop_check.run()
+        for line in workshop_check.lines(checks):
+            click.echo(line)
+        if not all(check.ok for check in checks):
+            raise SystemExit(1)
+        return
     findings = list(doctor.configuration(current_app.config))
     for finding in findings:
         click.echo(f"{finding.level:<8} {finding.topic:<24} {finding.message}")
