@@ -222,6 +222,9 @@ def _apply_environment_defaults(app: Flask, production: bool) -> None:
         config["DEMO_ISSUER"] = config["BASE_URL"].rstrip("/") + "/demo-provider"
     if config["SESSION_COOKIE_SECURE"] is None:
         config["SESSION_COOKIE_SECURE"] = production
+    if config.get("TEMPLATES_AUTO_RELOAD") is None:
+        # A workshop edits templates while `make run` serves: show the change at the next reload.
+        config["TEMPLATES_AUTO_RELOAD"] = not production
     if config["FLOW_INSPECTOR_ENABLED"] is None:
         config["FLOW_INSPECTOR_ENABLED"] = not production
     if production and config["SESSION_COOKIE_NAME"] == "session":  # Flask's default
