@@ -1,6 +1,10 @@
 # Everyday commands. `make run` and `make test` work on a fresh clone with Python 3.11+ and make.
 
 PYTHON ?= python3
+# `make run PORT=8080`: BASE_URL, the demo provider's issuer and its registered URIs follow it.
+PORT   ?= 5000
+# `make run RELOAD=0` serves without reloading on code and template changes.
+RELOAD ?= 1
 VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app app
@@ -8,7 +12,7 @@ STAMP  := $(VENV)/.installed
 
 AXE    := .cache/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: help install run run-provider migrate test browser-deps screenshots lint format check clean
+.PHONY: help install run run-provider doctor migrate test browser-deps screenshots lint format check clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -26,8 +30,11 @@ install: $(STAMP)  ## Create .venv and install the app with its dev tools
 migrate: $(STAMP)  ## Apply database migrations
 	$(FLASK) db upgrade
 
-run: migrate  ## Serve the app with the demo provider at http://127.0.0.1:5000
-	$(FLASK) run --host 127.0.0.1 --port 5000
+run: migrate  ## Serve the app with the demo provider at http://127.0.0.1:5000 (PORT=8080 to move it)
+	@PORT=$(PORT) $(BIN)/python -m ops.dev_server --port $(PORT) $(if $(filter 0,$(RELOAD)),--no-reload)
+
+doctor: $(STAMP)  ## Check this laptop before the first run: one line per check, with its fix
+	@PORT=$(PORT) $(FLASK) doctor --workshop
 
 run-provider: $(STAMP)  ## Serve the demo provider on its own at http://127.0.0.1:5001
 	$(BIN)/flask --app demo_provider run --host 127.0.0.1 --port 5001
@@ -44,7 +51,7 @@ $(AXE):
 	else echo "npm not found: the accessibility audit will be skipped"; fi
 
 screenshots: $(STAMP) browser-deps  ## Refresh the README's screenshots (needs Chromium)
-	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/e2e/browser
 
 lint: $(STAMP)  ## ruff check and format check
 	$(BIN)/ruff check .
