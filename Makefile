@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 		{ echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version))."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,redis]'
+	$(BIN)/python -m pip install --quiet '.[dev,postgres,redis]'
 	@touch $(STAMP)
 
 install: $(STAMP)  ## Create .venv and install the app with its dev tools
