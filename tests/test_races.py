@@ -48,37 +48,40 @@ def meanwhile(app, *statements: str) -> Iterator[None]:
         request_started.disconnect(competing_request, app)
 
 
-def test_a_refresh_whose_link_was_unlinked_meanwhile_says_so(flow, client, app):
+@pytest.mark.parametrize(
+    ("done_meanwhile", "action", "message"),
+    [
+        pytest.param(
+            "DELETE FROM linked_accounts WHERE provider = 'demo'",
+            "/profile/refresh/demo",
+            "Demo Provider is no longer linked to your account",
+            id="refresh-after-unlink",
+        ),
+        pytest.param(
+            "DELETE FROM linked_accounts WHERE provider = 'corp'",
+            "/profile/unlink/corp",
+            "Corp SSO is not linked to your account",
+            id="unlink-after-unlink",
+        ),
+        # The other tab unlinked corp; this tab, which still saw two links, unlinks demo: the
+        # account must keep a way to sign in.
+        pytest.param(
+            "DELETE FROM linked_accounts WHERE provider = 'corp'",
+            "/profile/unlink/demo",
+            "your only way to sign in",
+            id="two-unlinks-at-once",
+        ),
+    ],
+)
+def test_a_change_that_another_tab_just_made_is_said_and_the_rules_hold(
+    flow, client, app, done_meanwhile, action, message
+):
     flow.sign_in("alice")
     link(flow, "corp")
-    with meanwhile(app, "DELETE FROM linked_accounts WHERE provider = 'demo'"):
-        response = post(client, "/profile/refresh/demo")
+    with meanwhile(app, done_meanwhile):
+        response = post(client, action)
     assert response.status_code == 303
-    page = client.get("/profile").get_data(as_text=True)
-    assert "Demo Provider is no longer linked to your account" in page
-    assert rows(app, LinkedAccount) == 1
-
-
-def test_an_unlink_that_another_tab_already_did_says_so(flow, client, app):
-    flow.sign_in("alice")
-    link(flow, "corp")
-    with meanwhile(app, "DELETE FROM linked_accounts WHERE provider = 'corp'"):
-        response = post(client, "/profile/unlink/corp")
-    assert response.status_code == 303
-    page = client.get("/profile").get_data(as_text=True)
-    assert "Corp SSO is not linked to your account" in page
-    assert rows(app, LinkedAccount) == 1
-
-
-def test_two_unlinks_at_once_never_leave_an_account_without_a_sign_in_method(flow, client, app):
-    flow.sign_in("alice")
-    link(flow, "corp")
-    # The other tab unlinked corp; this tab, which still saw two links, unlinks demo.
-    with meanwhile(app, "DELETE FROM linked_accounts WHERE provider = 'corp'"):
-        response = post(client, "/profile/unlink/demo")
-    assert response.status_code == 303
-    page = client.get("/profile").get_data(as_text=True)
-    assert "your only way to sign in" in page
+    assert message in client.get("/profile").get_data(as_text=True)
     assert rows(app, LinkedAccount) == 1
 
 
