@@ -35,7 +35,7 @@ DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_STORM = 50
 SETUP = (
     "Except the in-process query count, each benchmark deploys the app afresh with "
-    "tests/deployment.py: gunicorn on a throwaway "
+    "tests/e2e/deployment.py: gunicorn on a throwaway "
     "PostgreSQL database, plain http on 127.0.0.1, the flow inspector off as in production, "
     "the demo provider in the benchmark process."
 )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from tests.deployment import Deployment
+from tests.e2e.deployment import Deployment
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -23,15 +23,9 @@ import app as client_app
 from bench import site
 from bench.report import Result
 from extensions import db
-from tests.conftest import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    REDIRECT_URI,
-    Flow,
-    client_config,
-    serve_provider,
-)
-from tests.deployment import throwaway_database
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, client_config
+from tests.e2e.deployment import throwaway_database
+from tests.e2e.live_demo import DemoFlow, serve_demo_provider
 
 NAME = "queries"
 TITLE = "Database queries per profile view"
@@ -109,7 +103,7 @@ def run(options: site.Options) -> Result:
         "scope": "openid profile email offline_access",
     }
     with throwaway_database(options.database_url) as database_url:
-        live, server = serve_provider(str(workdir / "demo-provider"), [registration])
+        live, server = serve_demo_provider(str(workdir / "demo-provider"), [registration])
         try:
             flask_app = client_app.create_app(
                 client_config(
@@ -176,7 +170,7 @@ class _Views:
 def _signed_in(flask_app, live):
     """A test client through which Alice signed in."""
     client = flask_app.test_client()
-    answer = Flow(client, live).sign_in("alice")
+    answer = DemoFlow(client, live).sign_in("alice")
     if answer.status_code != 303:
         raise RuntimeError(f"sign-in failed: {answer.status_code}")
     return client

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench import site
 from bench.report import Result
-from tests.deployment import Deployment
+from tests.e2e.deployment import Deployment
 
 NAME = "sign-in"
 TITLE = "Full sign-in round trips"

@@ -1,4 +1,4 @@
-"""The live deployment the benchmarks run on: `tests/deployment.py`'s `deploy` (gunicorn
+"""The live deployment the benchmarks run on: `tests/e2e/deployment.py`'s `deploy` (gunicorn
 instances on a throwaway PostgreSQL database, the demo provider on 127.0.0.1 with its request
 recorder), plus a count of the TCP connections the provider accepts, and a signed-in browser.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 import requests
 
 from bench import load, provider_server
-from tests import conftest
-from tests.deployment import Browser, Deployment, deploy
+from tests.e2e import live_demo
+from tests.e2e.deployment import Browser, Deployment, deploy
 
 # What a profile page shows when the provider's API answered live (alice's location there).
 LIVE_PROFILE_TEXT = "Wonderland"
@@ -59,8 +59,8 @@ def running(
     `env` adds settings to PRODUCTION_LIKE.
 
     The demo provider is served by `options.provider_server` instead of the tests' server:
-    deploy() builds it through tests.conftest.serve_provider, whose server class is swapped
-    while the deployment starts.
+    deploy() builds it through tests.e2e.live_demo.serve_demo_provider, whose server class is
+    swapped while the deployment starts.
     """
     servers = []
     server_class = provider_server.SERVERS[options.provider_server]
@@ -69,8 +69,8 @@ def running(
         servers.append(server_class(wsgi_app))
         return servers[-1]
 
-    original = conftest.LiveServer
-    conftest.LiveServer = keep
+    original = live_demo.LiveServer
+    live_demo.LiveServer = keep
     try:
         with deploy(
             options.workdir / name,
@@ -78,7 +78,7 @@ def running(
             env={**PRODUCTION_LIKE, **(env or {})},
             **deploy_settings,
         ) as started:
-            conftest.LiveServer = original
+            live_demo.LiveServer = original
             try:
                 yield Site(started, servers[0])
             except Exception:
@@ -86,7 +86,7 @@ def running(
                     print(f"--- {title} log tail ---\n{tail}", file=sys.stderr)
                 raise
     finally:
-        conftest.LiveServer = original
+        live_demo.LiveServer = original
 
 
 def signed_in(deployment: Deployment, username: str = "alice") -> Browser:

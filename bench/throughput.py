@@ -17,7 +17,7 @@ import os
 
 from bench import ceiling_app, cpu, load, site
 from bench.report import Result
-from tests.deployment import gunicorn_command
+from tests.e2e.deployment import gunicorn_command
 
 NAME = "throughput"
 TITLE = "Profile page throughput and latency"

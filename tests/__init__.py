@@ -1,1 +1,2 @@
-"""The test suite: pytest, against the demo provider served live on 127.0.0.1."""
+"""The test suite: the client against small fake providers live on 127.0.0.1 (`fake_provider`);
+the demo provider on its own (`demo_provider/`); and end to end (`e2e/`)."""

@@ -1,20 +1,29 @@
-"""Fixtures: the client `app`, `client` and `runner`; the demo provider live on 127.0.0.1 with a
-request recorder; and `flow`, which clicks through a whole sign-in like a person would.
+"""Fixtures: the client `app`, `client` and `runner` (each on a copy of a database migrated once
+per test process); two small fake OpenID providers live on 127.0.0.1 with request recorders, the
+"demo" one and a second issuer "corp"; and `flow`, which clicks through a whole sign-in like a
+person would. Nothing here needs `demo_provider/`: the end-to-end tests in `e2e/` bring it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from cryptography.fernet import Fernet
+from flask import Flask
 from flask_migrate import upgrade
+from jinja2 import BytecodeCache
 
-import demo_provider
 from app import create_app
+from extensions import db
+from tests.fake_provider import Client, FakeBrowser, serve_fake_provider
 from tests.forms import csrf_token
-from tests.live_provider import LiveServer, ProviderBrowser, Recorder
+from tests.live_provider import LiveProvider
 
 CLIENT_ID = "reference-app"
 # Characters that RFC 6749 §2.3.1 form-encoding must carry through HTTP Basic intact.
@@ -24,67 +33,122 @@ REDIRECT_URI = f"{BASE_URL}/callback/demo"
 # This app's client at the second issuer, configured as a generic OpenID Connect provider "corp".
 CORP_CLIENT_ID = "corp-app"
 CORP_CLIENT_SECRET = "corp-secret-" + "y" * 20
+# The file name `client_config` gives the client's SQLite database in a test's folder.
+DATABASE_FILE = "app.sqlite3"
 
 
-@dataclass
-class LiveProvider:
-    issuer: str
-    recorder: Recorder
-    app: object
+class CompiledTemplates(BytecodeCache):
+    """Jinja's compiled templates kept in memory, keyed by template file and checked against
+    its source, for every Flask app the test process builds. Each test builds its own apps, and
+    compiling the same templates again for each would cost more than many tests do."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        code = self.compiled.get(bucket.key)
+        if code is not None:
+            # Jinja compares the source's checksum and ignores code made from another source.
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
 
 
-def serve_provider(instance_path: str, clients: list[dict]) -> tuple[LiveProvider, LiveServer]:
-    """A demo provider app with its own database and keys, served over HTTP on 127.0.0.1."""
-    recorder = Recorder()
-    server = LiveServer(recorder)
-    provider_app = demo_provider.create_app(
-        {
-            "DEMO_PROVIDER_ISSUER": server.url,
-            "DEMO_PROVIDER_ACCESS_TOKEN_TTL": 300,
-            "DEMO_PROVIDER_CLIENTS": clients,
-        },
-        instance_path=instance_path,
-    )
-    recorder.app = provider_app
-    server.start()
-    return LiveProvider(issuer=server.url, recorder=recorder, app=provider_app), server
+@pytest.fixture(autouse=True, scope="session")
+def templates_compiled_once():
+    """Every Flask app built in this process shares one `CompiledTemplates` (all of them use
+    Flask's default Jinja settings, so the compiled code is the same)."""
+    cache = CompiledTemplates()
+    create = Flask.create_jinja_environment
+
+    def create_jinja_environment(app):
+        environment = create(app)
+        environment.bytecode_cache = cache
+        return environment
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Flask, "create_jinja_environment", create_jinja_environment)
+        yield
+
+
+def _loggers() -> list[logging.Logger]:
+    return [
+        logging.root,
+        *(
+            logger
+            for logger in list(logging.root.manager.loggerDict.values())
+            if isinstance(logger, logging.Logger)
+        ),
+    ]
+
+
+@contextmanager
+def logging_as_found() -> Iterator[None]:
+    """Give every logger back its level, its `disabled` flag and its handlers as they were (the
+    handlers pytest itself manages aside). Without it, one test that turns every library logger
+    to DEBUG, or a handler bound to a stream captured for one test (SQLAlchemy's echo, the
+    console handler of Alembic's logging configuration) and closed after it, slows down and
+    clutters every later test in the process."""
+    saved = {
+        logger: (logger.level, logger.disabled, list(logger.handlers)) for logger in _loggers()
+    }
+    try:
+        yield
+    finally:
+        for logger in _loggers():
+            if logger not in saved:
+                continue
+            level, disabled, handlers = saved[logger]
+            if logger.level != level:
+                # Only when changed: each setLevel() clears every logger's level cache.
+                logger.setLevel(level)
+            logger.disabled = disabled
+            for handler in list(logger.handlers):
+                if handler not in handlers and not type(handler).__module__.startswith("_pytest"):
+                    logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def logging_left_as_found():
+    with logging_as_found():
+        yield
 
 
 @pytest.fixture(scope="session")
-def live_provider(tmp_path_factory):
-    """The demo provider, with this app registered as the client "reference-app"."""
-    live, server = serve_provider(
-        str(tmp_path_factory.mktemp("demo-provider")),
+def live_provider():
+    """The fake provider the client knows as "demo", with this app registered as
+    "reference-app"."""
+    live, server = serve_fake_provider(
         [
-            {
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "redirect_uris": [REDIRECT_URI],
-                "post_logout_redirect_uris": [f"{BASE_URL}/logout/complete"],
-                "client_name": "Flask Sign-in Reference App",
-                "scope": "openid profile email offline_access",
-            }
+            Client(
+                client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET,
+                redirect_uris=(REDIRECT_URI,),
+                post_logout_redirect_uris=(f"{BASE_URL}/logout/complete",),
+                scope="openid profile email offline_access",
+            )
         ],
+        name="demo",
     )
     yield live
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def live_corp_issuer(tmp_path_factory):
-    """A second, independent OpenID provider (its own server, database, keys and users' subject
+def live_corp_issuer():
+    """A second, independent OpenID provider (its own server, keys and users' subject
     identifiers), which the tests configure as the generic OIDC provider "corp"."""
-    live, server = serve_provider(
-        str(tmp_path_factory.mktemp("corp-issuer")),
+    live, server = serve_fake_provider(
         [
-            {
-                "client_id": CORP_CLIENT_ID,
-                "client_secret": CORP_CLIENT_SECRET,
-                "redirect_uris": [f"{BASE_URL}/callback/corp"],
-                "client_name": "Corp Portal",
-                "scope": "openid profile email",
-            }
+            Client(
+                client_id=CORP_CLIENT_ID,
+                client_secret=CORP_CLIENT_SECRET,
+                redirect_uris=(f"{BASE_URL}/callback/corp",),
+                scope="openid profile email",
+            )
         ],
+        name="corp",
     )
     yield live
     server.stop()
@@ -112,7 +176,7 @@ def client_config(tmp_path, issuer: str, **overrides):
         "TESTING": True,
         "APP_ENV": "development",
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{Path(tmp_path) / DATABASE_FILE}",
         "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "BASE_URL": BASE_URL,
         "DEMO_PROVIDER_ENABLED": True,
@@ -145,12 +209,30 @@ def app_overrides():
     return {}
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory) -> Path:
+    """An empty client database with every migration applied, made once per test process and
+    copied for each test: running Alembic for every test would cost more than most tests do.
+    (test_app.py runs the migrations from scratch.)"""
+    folder = tmp_path_factory.mktemp("migrated")
+    with logging_as_found():
+        app = create_app(client_config(folder, "http://127.0.0.1:9"))
+        with app.app_context():
+            upgrade()
+            # Every connection closed, so the file on disk is the whole database.
+            db.engine.dispose()
+    return folder / DATABASE_FILE
+
+
+def copy_of_migrated_database(template: Path, folder) -> None:
+    """Put a fresh copy of the migrated database where `client_config(folder, ...)` points."""
+    shutil.copyfile(template, Path(folder) / DATABASE_FILE)
+
+
 @pytest.fixture
-def app(tmp_path, provider, app_overrides):
-    app = create_app(client_config(tmp_path, provider.issuer, **app_overrides))
-    with app.app_context():
-        upgrade()
-    return app
+def app(tmp_path, provider, app_overrides, migrated_database):
+    copy_of_migrated_database(migrated_database, tmp_path)
+    return create_app(client_config(tmp_path, provider.issuer, **app_overrides))
 
 
 @pytest.fixture
@@ -169,15 +251,19 @@ class Flow:
     def __init__(self, client, provider: LiveProvider) -> None:
         self.client = client
         self.provider = provider
-        #: The person's browser at the demo provider (its cookies are that provider's session).
-        self.browser = ProviderBrowser(provider.issuer)
-        self._browsers = {provider.issuer: self.browser}
+        self._browsers: dict[str, object] = {}
+        #: The person's browser at the provider (its cookies are that provider's session).
+        self.browser = self.browser_for(provider.issuer)
 
-    def browser_for(self, url: str) -> ProviderBrowser:
+    def new_browser(self, origin: str):
+        """A browser at the provider of that origin."""
+        return FakeBrowser(origin)
+
+    def browser_for(self, url: str):
         """The browser's view of whichever provider `url` belongs to."""
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
         if origin not in self._browsers:
-            self._browsers[origin] = ProviderBrowser(origin)
+            self._browsers[origin] = self.new_browser(origin)
         return self._browsers[origin]
 
     def start(self, provider_name: str = "demo", next_url: str | None = None) -> str:
@@ -192,8 +278,7 @@ class Flow:
 
     def authorize(self, url: str, username: str = "alice", decision: str = "Allow") -> str:
         """Sign in and answer consent at the provider; return the callback URL it sends back."""
-        password = {"alice": "wonderland", "bob": "builder"}[username]
-        return self.browser_for(url).authorize(url, username, password, decision)
+        return self.browser_for(url).authorize(url, username, decision)
 
     def sign_in(self, username: str = "alice", next_url: str | None = None):
         """The whole sign-in; returns the client's answer to the callback."""

@@ -1,6 +1,6 @@
-"""The demo provider served over real HTTP on 127.0.0.1 for the tests, with a recorder of every
-request it receives, a switch to make an endpoint fail and a hook to rewrite what an endpoint
-answers, all kept here in test code only.
+"""A provider served over real HTTP on 127.0.0.1 for the tests (the fake one for the client's
+tests, the demo one end to end), with a recorder of every request it receives, a switch to make an
+endpoint fail and a hook to rewrite what an endpoint answers, all kept here in test code only.
 """
 
 from __future__ import annotations
@@ -14,11 +14,20 @@ from io import BytesIO
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import requests
+from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from tests.forms import forms
+
+@dataclass
+class LiveProvider:
+    """A provider live on 127.0.0.1: its issuer URL, the recorder in front of it, its WSGI app,
+    and its private ID token signing key when the tests may sign with it (the fake's)."""
+
+    issuer: str
+    recorder: Recorder | None
+    app: Any
+    signing_key: RSAKey | None = None
 
 
 @dataclass
@@ -151,7 +160,11 @@ class LiveServer:
     def __init__(self, wsgi_app) -> None:
         self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: stop() waits for the loop to notice, and servers made per
+        # module or per test would otherwise add half a second each.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> LiveServer:
         self.thread.start()
@@ -160,60 +173,6 @@ class LiveServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class ProviderBrowser:
-    """A person at the provider's pages: follows its redirects, signs in, answers consent.
-
-    Stops at the first redirect that leaves the provider (back to the client) and returns it.
-    """
-
-    def __init__(self, issuer: str) -> None:
-        self.issuer = issuer
-        self.http = requests.Session()
-        self.http.trust_env = False
-
-    def authorize(
-        self,
-        url: str,
-        username: str = "alice",
-        password: str = "wonderland",
-        decision: str = "Allow",
-    ) -> str:
-        response = self.http.get(url, allow_redirects=False, timeout=10)
-        for _ in range(10):
-            if response.is_redirect:
-                location = requests.compat.urljoin(response.url, response.headers["Location"])
-                if _origin(location) != _origin(self.issuer):
-                    return location
-                response = self.http.get(location, allow_redirects=False, timeout=10)
-                continue
-            page_forms = forms(response.text, response.url)
-            login = next((f for f in page_forms if "password" in f.input_names), None)
-            if login is not None:
-                data = {**login.fields, "username": username, "password": password}
-                response = self.http.post(
-                    login.action, data=data, allow_redirects=False, timeout=10
-                )
-                continue
-            consent = next(
-                (f for f in page_forms if any(decision.lower() in b[2].lower() for b in f.buttons)),
-                None,
-            )
-            if consent is None:
-                raise AssertionError(
-                    f"stuck at provider page {response.url}: {response.status_code}"
-                )
-            response = self.http.post(
-                consent.action, data=consent.submission(decision), allow_redirects=False, timeout=10
-            )
-        raise AssertionError("too many steps at the provider")
-
-
-def _origin(url: str) -> tuple[str, str]:
-    """Scheme and host:port, compared whole (port 4123 must not match port 41234)."""
-    parts = urlsplit(url)
-    return parts.scheme, parts.netloc
 
 
 def query(url: str) -> dict[str, str]:

@@ -1,6 +1,7 @@
-"""A provider that misbehaves on purpose, for tests only: rewrites what the live demo provider
+"""A provider that misbehaves on purpose, for tests only: rewrites what the live fake provider
 answers (token responses, ID tokens, userinfo, discovery, JWKS) and forges ID tokens the way a
-broken provider or an attacker would. Nothing outside tests/ can reach it.
+broken provider or an attacker would, signing them with the provider's own key when asked.
+Nothing outside tests/ can reach it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable, Mapping
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -99,20 +98,20 @@ def public_jwk(key: RSAKey) -> dict[str, Any]:
 
 
 class MisbehavingProvider:
-    """The live demo provider, made to misbehave for the next request(s) to one endpoint."""
+    """A live provider, made to misbehave for the next request(s) to one endpoint. It must hand
+    over its private signing key (`LiveProvider.signing_key`), as the fake provider does."""
 
     def __init__(self, live_provider) -> None:
         self.live = live_provider
         self.issuer: str = live_provider.issuer
         self.recorder = live_provider.recorder
 
-    @cached_property
+    @property
     def key(self) -> RSAKey:
-        """The provider's own private signing key, read from its instance folder."""
-        path = Path(self.live.app.config["DEMO_PROVIDER_SIGNING_KEY_PATH"])
-        key = RSAKey.import_key(json.loads(path.read_text()))
-        key.ensure_kid()
-        return key
+        """The provider's own private signing key."""
+        if self.live.signing_key is None:
+            raise LookupError(f"the provider at {self.issuer} does not share its signing key")
+        return self.live.signing_key
 
     # -- ID tokens ---------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """Pooled connections are pinged only after sitting idle, and replaced when the ping fails.
-(On PostgreSQL with real dead connections: tests/test_postgres_deployment.py.)"""
+(On PostgreSQL with real dead connections: tests/e2e/test_postgres_deployment.py.)"""
 
 from __future__ import annotations
 

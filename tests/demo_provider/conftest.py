@@ -1,21 +1,27 @@
 """Fixtures and helpers for testing the demo provider on its own: a provider app per test (fresh
 instance folder and database), helpers that drive sign-in, consent and the token endpoint, the
-connected applications page, and the `clients` command.
+connected applications page, and the `clients` command. Two costs that no test here is about are
+paid once: scrypt password hashing (except where a test is marked `real_password_hashing`) and
+importing the same signing key file into a key object.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import secrets
+import shutil
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from werkzeug.datastructures import MultiDict
+from werkzeug.security import generate_password_hash
 
-from demo_provider import create_app, prepare
+from demo_provider import create_app, prepare, signing, users
 
 ISSUER = "http://127.0.0.1:5001"
 CLIENT_ID = "workshop-app"
@@ -29,14 +35,53 @@ OTHER_POST_LOGOUT_REDIRECT_URI = "http://127.0.0.1:6000/signed-out"
 FULL_SCOPE = "openid profile email offline_access"
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "real_password_hashing: the demo users' passwords are hashed with scrypt, as served",
+    )
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashes(request, monkeypatch):
+    """Demo users hashed with a cheap method: scrypt is slow on purpose, on every sign-in, and
+    these tests are about what the provider does after a sign-in, not about hashing. Tests
+    marked `real_password_hashing` keep scrypt."""
+    if request.node.get_closest_marker("real_password_hashing"):
+        return
+    quick = functools.cache(lambda password: generate_password_hash(password, "pbkdf2:sha256:1"))
+    monkeypatch.setattr(users, "_demo_password_hash", quick)
+    monkeypatch.setattr(users, "_decoy_hash", lambda: quick("decoy"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def signing_key_files_read_once():
+    """The same key file gives the same key object: turning a private JWK into a key checks its
+    primes (about 50 ms), and every provider app built here reads the same file."""
+    original = signing.load_or_create_key
+    imported: dict[bytes, object] = {}
+
+    def load_or_create_key(path: str):
+        target = Path(path)
+        content = target.read_bytes() if target.exists() else None
+        if content not in imported:
+            key = original(path)
+            content = target.read_bytes()
+            imported[content] = key
+        return imported[content]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(signing, "load_or_create_key", load_or_create_key)
+        yield
+
+
 @pytest.fixture(scope="session")
 def signing_key_path(tmp_path_factory):
     """One RSA key for the whole run: generating one per test is slow and tests nothing new."""
     return str(tmp_path_factory.mktemp("keys") / "signing-key.json")
 
 
-@pytest.fixture
-def demo_config(signing_key_path):
+def default_config(signing_key_path: str) -> dict:
     """Provider configuration with two registered clients, each with a post-logout URI."""
     return {
         "TESTING": True,
@@ -64,9 +109,34 @@ def demo_config(signing_key_path):
 
 
 @pytest.fixture
-def demo_app(demo_config, tmp_path):
-    """A provider app with its own instance folder, its database prepared as serving would."""
-    app = create_app(demo_config, instance_path=str(tmp_path / "instance"))
+def demo_config(signing_key_path):
+    """Provider configuration with two registered clients, each with a post-logout URI."""
+    return default_config(signing_key_path)
+
+
+@pytest.fixture(scope="session")
+def prepared_instance(tmp_path_factory, signing_key_path) -> Path:
+    """An instance folder whose database is prepared (tables, demo users with cheap hashes, the
+    configured clients) and whose cookie key exists, made once per test process. Preparing is
+    idempotent, as for a provider restarted on its database: each test's own `prepare` then
+    brings the copy in line with that test's configuration."""
+    folder = tmp_path_factory.mktemp("prepared") / "instance"
+    quick = functools.cache(lambda password: generate_password_hash(password, "pbkdf2:sha256:1"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(users, "_demo_password_hash", quick)
+        prepare(create_app(default_config(signing_key_path), instance_path=str(folder)))
+    return folder
+
+
+@pytest.fixture
+def demo_app(request, demo_config, tmp_path, prepared_instance):
+    """A provider app with its own instance folder, its database prepared as serving would.
+    (A copy of `prepared_instance`, except where real password hashing is asked for: its demo
+    users are hashed cheaply.)"""
+    instance = tmp_path / "instance"
+    if not request.node.get_closest_marker("real_password_hashing"):
+        shutil.copytree(prepared_instance, instance)
+    app = create_app(demo_config, instance_path=str(instance))
     prepare(app)
     return app
 

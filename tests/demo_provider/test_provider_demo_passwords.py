@@ -8,6 +8,9 @@ from demo_provider import create_app, prepare, settings
 from demo_provider.extensions import db
 from demo_provider.models import User
 
+# These tests are about the stored passwords: hashed as the provider serves them.
+pytestmark = pytest.mark.real_password_hashing
+
 ALICE_PASSWORD = "correct horse battery staple"
 BOB_PASSWORD = "a different long passphrase"
 STRONG = {"alice": ALICE_PASSWORD, "bob": BOB_PASSWORD}

@@ -7,7 +7,6 @@ and on, and answers without a server error or a traceback.
 """
 
 import base64
-import functools
 import json
 from urllib.parse import quote_from_bytes, urlencode
 
@@ -16,9 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
-from werkzeug.security import generate_password_hash
 
-from demo_provider import users
 from demo_provider.extensions import db
 from demo_provider.models import AuthorizationCode, Grant, Token
 
@@ -128,15 +125,6 @@ hostile_text = st.one_of(
 header_text = st.text(
     st.characters(max_codepoint=0xFF, blacklist_characters="\r\n\x00"), max_size=200
 )
-
-
-@pytest.fixture(autouse=True)
-def quick_password_hashes(monkeypatch):
-    """Demo users hashed with a cheap method here: these tests look for crashes, and scrypt's
-    deliberate slowness on every sign-in example would take most of their time."""
-    quick = functools.cache(lambda password: generate_password_hash(password, "pbkdf2:sha256:1"))
-    monkeypatch.setattr(users, "_demo_password_hash", quick)
-    monkeypatch.setattr(users, "_decoy_hash", lambda: quick("decoy"))
 
 
 def stored_rows(app) -> tuple[int, int, int]:

@@ -26,11 +26,11 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from tests.conftest import LiveProvider, serve_provider
+from tests.e2e.live_demo import ProviderBrowser, serve_demo_provider
 from tests.forms import csrf_token
-from tests.live_provider import ProviderBrowser
+from tests.live_provider import LiveProvider
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATABASE_URL_VARIABLE = "TEST_DATABASE_URL"
 PASSWORDS = {"alice": "wonderland", "bob": "builder"}
 # Generous, but every wait ends: the slowest legitimate step here takes a few seconds.
@@ -447,6 +447,9 @@ def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
         *("--workers", str(workers), "--threads", str(threads)),
         # A graceful stop (SIGTERM) need not wait long: tests stop instances between requests.
         *("--graceful-timeout", "5"),
+        # gunicorn's control socket is one path per user by default, which instances running
+        # side by side (and other test processes' deployments) would fight over; none is used.
+        "--no-control-socket",
     ]
 
 
@@ -477,7 +480,7 @@ def deploy(
         base_url = f"http://127.0.0.1:{ports[0]}"
         client_secrets = {"demo": secrets.token_hex(16), "corp": secrets.token_hex(16)}
 
-        provider, server = serve_provider(
+        provider, server = serve_demo_provider(
             str(workdir / "demo-provider"),
             [
                 _client_registration(
@@ -491,7 +494,7 @@ def deploy(
         stack.callback(server.stop)
         corp = None
         if with_corp:
-            corp, corp_server = serve_provider(
+            corp, corp_server = serve_demo_provider(
                 str(workdir / "corp-issuer"),
                 [
                     _client_registration(

@@ -10,17 +10,20 @@ from cryptography.fernet import Fernet
 from flask_migrate import upgrade
 
 from app import create_app
-from tests.conftest import serve_provider
+from tests.e2e.live_demo import serve_demo_provider
 from tests.live_provider import LiveServer
 
 CLIENT_SECRET = "another-origin-" + "z" * 24
+
+# On the worker that runs the other browser tests: one Chromium.
+pytestmark = pytest.mark.xdist_group("e2e")
 
 
 @pytest.fixture(scope="module")
 def site_and_provider(tmp_path_factory):
     holder = {}
     server = LiveServer(lambda environ, start_response: holder["app"](environ, start_response))
-    provider, provider_server = serve_provider(
+    provider, provider_server = serve_demo_provider(
         str(tmp_path_factory.mktemp("other-origin-provider")),
         [
             {

@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # Each run saves its screenshots under tests/artifacts (git-ignored); `make screenshots` points
 # SCREENSHOT_DIR at docs/screenshots to refresh the README's pictures.
 SCREENSHOTS = ROOT / os.environ.get("SCREENSHOT_DIR", "tests/artifacts/screenshots")

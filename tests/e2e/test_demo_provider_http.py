@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
-from tests.live_provider import ProviderBrowser, query
+from tests.e2e.live_demo import ProviderBrowser
+from tests.live_provider import query
 
 AUTH = (CLIENT_ID, CLIENT_SECRET)
 

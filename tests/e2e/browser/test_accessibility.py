@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import sign_in
+from tests.e2e.browser.conftest import sign_in
 
 AXE = (
-    Path(__file__).resolve().parents[2]
+    Path(__file__).resolve().parents[3]
     / ".cache"
     / "axe"
     / "node_modules"
@@ -18,9 +18,11 @@ AXE = (
     / "axe.min.js"
 )
 
-pytestmark = pytest.mark.skipif(
-    not AXE.exists(), reason="axe-core is not installed (make browser-deps)"
-)
+pytestmark = [
+    pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (make browser-deps)"),
+    # On the worker that runs the other browser tests: one Chromium, one served app.
+    pytest.mark.xdist_group("e2e"),
+]
 
 
 @pytest.fixture

@@ -14,10 +14,12 @@ import pytest
 from cryptography.fernet import Fernet
 
 from ops import pooled_connections
-from tests.deployment import DATABASE_URL_VARIABLE, concurrent_gets, deploy
+from tests.e2e.deployment import DATABASE_URL_VARIABLE, concurrent_gets, deploy
 
 pytestmark = [
     pytest.mark.postgres,
+    # On one worker under pytest -n (--dist loadgroup): the deployment is a module fixture.
+    pytest.mark.xdist_group("e2e"),
     pytest.mark.skipif(
         not os.environ.get(DATABASE_URL_VARIABLE),
         reason=f"{DATABASE_URL_VARIABLE} is not set: no PostgreSQL server to deploy on",
