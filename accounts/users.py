@@ -59,15 +59,19 @@ def sign_in(result: SignInResult, *, provider_title: str) -> User:
 def _sign_in(result: SignInResult, provider_title: str) -> User:
     identity = result.identity
     link = find_link(identity.provider, identity.subject)
-    if link is None:
-        email = verified_email(identity)
-        if email and _email_in_use(email):
+    email = verified_email(identity) if link is None else None
+    if link is None and email and _email_in_use(email):
+        # The address may belong to this very identity, whose first sign-in in another tab
+        # created the account a moment ago: look it up again before calling it someone else's.
+        link = find_link(identity.provider, identity.subject)
+        if link is None:
             raise AccountRuleError(
                 "email_already_registered",
                 f"An account with the e-mail address of this {provider_title} account already "
                 f"exists here. Sign in the way you did before, then link {provider_title} from "
                 "your profile page.",
             )
+    if link is None:
         user = User(display_name=identity.display_name, email=email)
         link = LinkedAccount(
             user=user, provider=identity.provider, subject=identity.subject, issuer=identity.issuer
