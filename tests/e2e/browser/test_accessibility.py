@@ -21,7 +21,7 @@ AXE = (
 pytestmark = [
     pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (make browser-deps)"),
     # On the worker that runs the other browser tests: one Chromium, one served app.
-    pytest.mark.xdist_group("e2e"),
+    pytest.mark.xdist_group("browser"),
 ]
 
 

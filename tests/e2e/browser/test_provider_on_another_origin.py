@@ -16,7 +16,7 @@ from tests.live_provider import LiveServer
 CLIENT_SECRET = "another-origin-" + "z" * 24
 
 # On the worker that runs the other browser tests: one Chromium.
-pytestmark = pytest.mark.xdist_group("e2e")
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 @pytest.fixture(scope="module")
