@@ -102,7 +102,8 @@ class LinkedAccount(db.Model):
     email: Mapped[str | None] = mapped_column(String(320))
     scope: Mapped[str | None] = mapped_column(Text)
 
-    # Fernet ciphertexts (see tokens.py): a leaked database or backup reveals no usable token.
+    # Fernet ciphertexts (see accounts/tokens.py): a leaked database or backup reveals no usable
+    # token.
     access_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     refresh_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     id_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)

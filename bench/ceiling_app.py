@@ -24,7 +24,7 @@ def create_app() -> Flask:
     """The real app, with the ceiling route added."""
     flask_app = app.create_app()
     session = requests.Session()
-    # The same pool size as the app's own provider connections (providers/http.py).
+    # The same pool size as the app's own provider connections (oauth/http.py).
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=flask_app.config["HTTP_POOL_SIZE"])
     session.mount("http://", adapter)
     session.mount("https://", adapter)
