@@ -11,23 +11,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.routing import Rule
 
 from tests.forms import csrf_token
+from tests.fuzzing import fuzz_settings
 
-FUZZ = settings(
-    max_examples=20,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-)
+FUZZ = fuzz_settings(max_examples=20)
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
 PROVIDER_NAMES = ("demo", "corp", "github", "DEMO", "dém", "%ff", "..", "a" * 300)

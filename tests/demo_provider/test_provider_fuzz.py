@@ -11,27 +11,17 @@ import json
 from urllib.parse import quote_from_bytes, urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from demo_provider.extensions import db
 from demo_provider.models import AuthorizationCode, Grant, Token
+from tests.fuzzing import fuzz_settings
 
 # Modest numbers of examples: the whole file stays well under 20 seconds on two cores.
-FUZZ = settings(
-    max_examples=60,
-    deadline=None,
-    # The same examples on every run, and no example database written into the checkout.
-    derandomize=True,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-)
+FUZZ = fuzz_settings(max_examples=60)
 
 AUTHORIZE_PARAMETERS = (
     "response_type",
