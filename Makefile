@@ -39,13 +39,12 @@ doctor: $(STAMP)  ## Check this laptop before the first run: one line per check,
 run-provider: $(STAMP)  ## Serve the demo provider on its own at http://127.0.0.1:5001
 	$(BIN)/flask --app demo_provider run --host 127.0.0.1 --port 5001
 
-# In parallel, one worker per core (pytest-xdist); each end-to-end group (the PostgreSQL deployment,
-# the browser) stays on one worker, with its expensive fixtures. Bytecode goes to .cache/pycache
-# even where PYTHONDONTWRITEBYTECODE is set: otherwise every worker compiles every module, and
-# pytest rewrites every test file's asserts, again on each run.
+# In parallel, one worker per core (pytest-xdist); each end-to-end module (the PostgreSQL
+# deployment, the browser tests) stays on one worker with its expensive fixtures (tests/conftest.py
+# says how). Bytecode goes to .cache/pycache even where PYTHONDONTWRITEBYTECODE is set: otherwise
+# every worker compiles every module, and pytest rewrites every test file's asserts, on each run.
 test: $(STAMP) browser-deps  ## Run the whole test suite
-	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX="$(CURDIR)/.cache/pycache" \
-		$(BIN)/pytest -n auto --dist loadgroup
+	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX="$(CURDIR)/.cache/pycache" $(BIN)/pytest -n auto
 
 # The accessibility audit's axe-core comes from the npm registry; without npm it is skipped.
 # Browser tests also need Chromium (Debian: apt-get install chromium); without it they skip.

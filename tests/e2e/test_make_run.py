@@ -19,9 +19,6 @@ from tests.forms import csrf_token, forms
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60
 
-# On one worker under pytest -n (--dist loadgroup): both tests use the module's fresh copy.
-pytestmark = pytest.mark.xdist_group("make-run")
-
 
 def free_port() -> int:
     with socket.socket() as probe:

@@ -18,8 +18,6 @@ from tests.e2e.deployment import DATABASE_URL_VARIABLE, concurrent_gets, deploy
 
 pytestmark = [
     pytest.mark.postgres,
-    # On one worker under pytest -n (--dist loadgroup): the deployment is a module fixture.
-    pytest.mark.xdist_group("postgres"),
     pytest.mark.skipif(
         not os.environ.get(DATABASE_URL_VARIABLE),
         reason=f"{DATABASE_URL_VARIABLE} is not set: no PostgreSQL server to deploy on",

@@ -18,11 +18,9 @@ AXE = (
     / "axe.min.js"
 )
 
-pytestmark = [
-    pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (make browser-deps)"),
-    # On the worker that runs the other browser tests: one Chromium, one served app.
-    pytest.mark.xdist_group("browser"),
-]
+pytestmark = pytest.mark.skipif(
+    not AXE.exists(), reason="axe-core is not installed (make browser-deps)"
+)
 
 
 @pytest.fixture

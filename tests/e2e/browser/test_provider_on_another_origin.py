@@ -15,9 +15,6 @@ from tests.live_provider import LiveServer
 
 CLIENT_SECRET = "another-origin-" + "z" * 24
 
-# On the worker that runs the other browser tests: one Chromium.
-pytestmark = pytest.mark.xdist_group("browser")
-
 
 @pytest.fixture(scope="module")
 def site_and_provider(tmp_path_factory):

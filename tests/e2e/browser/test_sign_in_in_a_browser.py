@@ -5,12 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-
 from tests.e2e.browser.conftest import ACCESS_TOKEN_TTL, screenshot, sign_in
-
-# On the worker that runs the other browser tests: one Chromium, one served app.
-pytestmark = pytest.mark.xdist_group("browser")
 
 
 def test_sign_in_with_the_demo_provider_shows_live_profile_data(page, site):
