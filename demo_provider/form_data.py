@@ -35,7 +35,11 @@ def init_app(app: Flask) -> None:
 
 
 def _refuse_undecodable_query() -> None:
+    # Bytes that are not UTF-8 would raise in the first view that reads the query; control
+    # characters are no part of a real URL, and would raise in a redirect's Location header.
     try:
-        request.query_string.decode()
+        query = request.query_string.decode()
     except UnicodeDecodeError:
+        abort(400)
+    if any(ord(character) < 0x20 or character == "\x7f" for character in query):
         abort(400)

@@ -4,6 +4,7 @@ never carries a secret.
 
 from __future__ import annotations
 
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -15,6 +16,8 @@ import oauth
 import providers
 from ops import log_safety, security_events
 
+# C0 controls and DEL: never part of a URL as a browser or a proxy sends it.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "form-action {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -108,9 +111,13 @@ def init_app(app: Flask) -> None:
     def refuse_undecodable_query():
         # Werkzeug decodes the query string as UTF-8 when a view first reads it, and raises on
         # bytes that are not: answer that address with a 400 here, before any view can trip on it.
+        # Control characters are refused too: a raw CR or LF is no valid URL, and Werkzeug's
+        # redirect for a doubled slash (`/static//x?\r`) would raise on them in its Location.
         try:
-            request.query_string.decode()
+            query = request.query_string.decode()
         except UnicodeDecodeError:
+            abort(400)
+        if CONTROL_CHARACTERS.search(query):
             abort(400)
 
     @app.before_request

@@ -604,8 +604,10 @@ def test_every_endpoint_answers_a_megabyte_parameter(any_mode_app, flow):
             assert response.status_code in (413, 401), path
 
 
-@pytest.mark.parametrize("raw", ["\x80", "next=\xff\xfe", "state=%ff&\xc3("])
-def test_every_endpoint_refuses_a_query_string_that_is_not_utf8(any_mode_app, raw):
+@pytest.mark.parametrize(
+    "raw", ["\x80", "next=\xff\xfe", "state=%ff&\xc3(", "next=/\r\nSet-Cookie: x=1", "a=\x00"]
+)
+def test_every_endpoint_refuses_a_query_string_that_is_not_utf8_or_has_controls(any_mode_app, raw):
     client = any_mode_app.test_client(use_cookies=False)
     for path, method in ALL_ENDPOINTS:
         # Raw bytes as a server passes them on: latin-1 characters in the WSGI environ.
