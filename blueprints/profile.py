@@ -42,11 +42,15 @@ def link(provider_name: str):
 @login_required
 def refresh(provider_name: str):
     """Refresh the access token now (to watch a refresh happen, or after changing scopes)."""
-    link = accounts.link_of(current_user, provider_name)
-    if link is None:
-        abort(404)
     provider = providers.get(provider_name)
     title = provider.title if provider else provider_name
+    link = accounts.link_of(current_user, provider_name)
+    if link is None:
+        if provider is None:
+            abort(404)
+        # Unlinked meanwhile (in another tab): say so on the profile rather than on an error page.
+        flash(f"{title} is not linked to your account.", "info")
+        return redirect(url_for("profile.show"), code=303)
     try:
         tokens.fresh_access_token(link, force_refresh=True, reason="You pressed Refresh now.")
     except tokens.LinkRemoved:

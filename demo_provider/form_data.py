@@ -1,16 +1,22 @@
 """How the provider reads what a request carries: form fields minus multipart parts that have no
-name, and no query string that is not UTF-8.
+name, and no query string that is not UTF-8 or holds control characters.
 
 Werkzeug files a multipart part whose Content-Disposition names no field under the key None, and
 code that expects every field name to be text (Flask-WTF's CSRF check, for one) then fails with a
 server error. A part without a name is not a field of any form, so it is dropped as it is parsed.
 Werkzeug also decodes the query string as UTF-8 when a view first reads it, and raises on bytes
-that are not; such an address is answered with a 400 before any view runs.
+that are not; such an address is answered with a 400 before any view runs, as is one with a raw
+control character, which no real URL holds.
 """
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, Request, abort, request
+
+# C0 controls and DEL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ProviderRequest(Request):
@@ -41,5 +47,5 @@ def _refuse_undecodable_query() -> None:
         query = request.query_string.decode()
     except UnicodeDecodeError:
         abort(400)
-    if any(ord(character) < 0x20 or character == "\x7f" for character in query):
+    if CONTROL_CHARACTERS.search(query):
         abort(400)

@@ -293,10 +293,16 @@ def test_refresh_now_refreshes_and_says_so(flow, provider, client, app):
     assert stored_tokens(app)["refresh"] != before["refresh"]
 
 
-def test_refresh_now_for_a_provider_not_linked_is_not_found(flow, client):
+def test_refresh_now_for_a_provider_unlinked_meanwhile_says_so_on_the_profile(flow, client, app):
     flow.sign_in("alice")
     page = client.get("/profile").get_data(as_text=True)
-    assert (
-        client.post("/profile/refresh/github", data={"csrf_token": csrf_token(page)}).status_code
-        == 404
+    with app.app_context():  # unlinked in another tab, after this page was shown
+        db.session.execute(db.delete(LinkedAccount))
+        db.session.commit()
+    response = client.post("/profile/refresh/demo", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 303
+    assert "Demo Provider is not linked to your account." in client.get("/profile").get_data(
+        as_text=True
     )
+    unknown = client.post("/profile/refresh/nope", data={"csrf_token": csrf_token(page)})
+    assert unknown.status_code == 404

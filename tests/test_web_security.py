@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 from cryptography.fernet import Fernet
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -17,6 +17,7 @@ from extensions import db
 from models import LinkedAccount, LoginAttempt, User
 from tests.conftest import client_config
 from tests.forms import csrf_token
+from tests.fuzzing import fuzz_settings
 
 STATE_CHANGING_ROUTES = [
     "/login/demo",
@@ -200,9 +201,7 @@ def fuzz_app(tmp_path_factory, live_provider):
     return app
 
 
-@settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@fuzz_settings(max_examples=120)
 @given(params=callback_params, with_pending=st.booleans())
 def test_the_callback_survives_any_query_string(fuzz_app, params, with_pending):
     client = fuzz_app.test_client()
@@ -220,9 +219,7 @@ def test_the_callback_survives_any_query_string(fuzz_app, params, with_pending):
     assert rows(fuzz_app, LinkedAccount) == 0
 
 
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@fuzz_settings(max_examples=100)
 @given(
     provider=st.one_of(st.just("demo"), st.text(min_size=1, max_size=40)),
     form=st.dictionaries(st.sampled_from(["next", "provider", "x"]), text, max_size=3),

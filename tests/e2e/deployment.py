@@ -125,20 +125,13 @@ class Instance:
         except OSError:
             return []
 
-    def signal_stop(self, graceful: bool = False) -> None:
-        """Ask the master to stop: gracefully (finish requests in flight) or at once."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM if graceful else signal.SIGQUIT)
-
-    def stop(self, graceful: bool = False) -> None:
-        """Stop the master and its workers; SIGKILL for the whole group if that takes too long."""
+    def stop(self) -> None:
+        """End the master and its workers at once: SIGKILL to the whole group, so no worker
+        outlives the test. How gunicorn shuts down is not what these tests look at, and its own
+        shutdown takes most of a second."""
         process = self.process
         if process is None:
             return
-        self.signal_stop(graceful)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_TIMEOUT)
-        # Workers are in the master's group; none may outlive the test.
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=STOP_TIMEOUT)
@@ -198,7 +191,7 @@ class Deployment:
         )
 
     def close_browsers(self) -> None:
-        """Close the browsers' kept-alive connections, which would hold up a graceful stop."""
+        """Close the browsers' kept-alive connections."""
         while self._browsers:
             self._browsers.pop().close()
 
@@ -422,9 +415,7 @@ def concurrent_gets(urls: list[str], cookies: dict[str, str]) -> list[requests.R
 
 
 def _stop_all(instances: list[Instance]) -> None:
-    """Stop every instance, all at once."""
-    for instance in instances:
-        instance.signal_stop()
+    """Stop every instance (their database sessions end with the database's DROP ... FORCE)."""
     for instance in instances:
         instance.stop()
 
@@ -445,8 +436,6 @@ def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
         *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"),
         *("--bind", f"127.0.0.1:{port}", "--worker-class", "gthread"),
         *("--workers", str(workers), "--threads", str(threads)),
-        # A graceful stop (SIGTERM) need not wait long: tests stop instances between requests.
-        *("--graceful-timeout", "5"),
         # gunicorn's control socket is one path per user by default, which instances running
         # side by side (and other test processes' deployments) would fight over; none is used.
         "--no-control-socket",

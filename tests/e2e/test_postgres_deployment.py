@@ -58,7 +58,7 @@ def deployment(tmp_path_factory, failure_logs):
         tmp_path_factory.mktemp("deployment"),
         os.environ[DATABASE_URL_VARIABLE],
         instances=2,
-        workers=3,
+        workers=2,
         threads=4,
         with_corp=True,
     ) as running:
@@ -70,7 +70,7 @@ def deployment(tmp_path_factory, failure_logs):
 @pytest.fixture
 def own_site(tmp_path, failure_logs):
     """A deployment of its own, for a test that restarts instances."""
-    with deploy(tmp_path, os.environ[DATABASE_URL_VARIABLE], workers=2, threads=2) as running:
+    with deploy(tmp_path, os.environ[DATABASE_URL_VARIABLE], workers=1, threads=2) as running:
         failure_logs.append(running)
         yield running
     failure_logs.remove(running)
@@ -177,7 +177,7 @@ def test_a_worker_keeps_one_database_connection_per_thread(tmp_path, failure_log
         assert browser.sign_in("alice").status_code == 303
         opened_before = site.connections_opened()
 
-        for _ in range(5):
+        for _ in range(3):
             pages = browser.storm(2 * threads)
             assert Counter(outcome(page) for page in pages) == {"live profile": 2 * threads}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from cryptography.fernet import Fernet
 from flask_migrate import upgrade
 
 from app import create_app
+from extensions import db
+from models import LinkedAccount, utcnow
 from tests.live_provider import LiveServer
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -32,8 +35,6 @@ ROOT = Path(__file__).resolve().parents[3]
 # Each run saves its screenshots under tests/artifacts (git-ignored); `make screenshots` points
 # SCREENSHOT_DIR at docs/screenshots to refresh the README's pictures.
 SCREENSHOTS = ROOT / os.environ.get("SCREENSHOT_DIR", "tests/artifacts/screenshots")
-# A short access-token lifetime lets a test wait past it and watch the refresh.
-ACCESS_TOKEN_TTL = 3
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not shutil.which(CHROMIUM):
@@ -41,10 +42,17 @@ if not shutil.which(CHROMIUM):
 
 
 class Site:
-    """The app as a person reaches it: a base URL on 127.0.0.1."""
+    """The app as a person reaches it (a base URL on 127.0.0.1), and its database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, app) -> None:
         self.url = url
+        self.app = app
+
+    def expire_access_tokens(self) -> None:
+        """Make every stored access token expired, as if its lifetime had passed."""
+        with self.app.app_context():
+            LinkedAccount.query.update({"expires_at": utcnow() - timedelta(seconds=1)})
+            db.session.commit()
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +67,6 @@ def site(tmp_path_factory):
             "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "DATABASE_URL": f"sqlite:///{instance / 'app.sqlite3'}",
             "BASE_URL": server.url,
-            "DEMO_PROVIDER_ACCESS_TOKEN_TTL": ACCESS_TOKEN_TTL,
-            "TOKEN_REFRESH_LEEWAY": 1,
             "OIDC_PROVIDERS": "",
         },
         instance_path=str(instance),
@@ -69,7 +75,7 @@ def site(tmp_path_factory):
         upgrade()
     holder["app"] = app
     server.start()
-    yield Site(server.url)
+    yield Site(server.url, app)
     server.stop()
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-import time
 
-from tests.e2e.browser.conftest import ACCESS_TOKEN_TTL, screenshot, sign_in
+from tests.e2e.browser.conftest import screenshot, sign_in
 
 
 def test_sign_in_with_the_demo_provider_shows_live_profile_data(page, site):
@@ -51,7 +50,7 @@ def test_denying_consent_shows_a_friendly_page(page, site):
 
 def test_a_reload_after_the_access_token_expired_refreshes_it_first(page, site):
     sign_in(page, site)
-    time.sleep(ACCESS_TOKEN_TTL + 1)
+    site.expire_access_tokens()
     page.reload()
     assert "Wonderland" in page.locator("main").inner_text()
 
