@@ -19,7 +19,6 @@ from demo_provider import (
     commands,
     endpoints,
     errors,
-    form_data,
     headers,
     implicit_lab,
     preparation,
@@ -30,6 +29,7 @@ from demo_provider import (
     views,
 )
 from demo_provider.extensions import csrf, db
+from ops import request_parsing
 
 # Tests and tools that read the database before the provider has served a request call this.
 prepare = preparation.prepare
@@ -48,8 +48,9 @@ def create_app(
         instance_path=os.path.abspath(instance_path) if instance_path else None,
     )
     # Multipart parts without a field name are dropped before anything reads the form, and a
-    # query string that is not UTF-8 is refused before any other request hook reads it.
-    form_data.init_app(app)
+    # query string that is not UTF-8 (or holds control characters) is refused before any other
+    # request hook reads it.
+    request_parsing.init_app(app)
     os.makedirs(app.instance_path, exist_ok=True)
     source = dict(config) if config is not None else settings.environment()
     app.config.update(settings.resolve(source, app.instance_path))

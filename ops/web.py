@@ -4,20 +4,17 @@ never carries a secret.
 
 from __future__ import annotations
 
-import re
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, abort, current_app, g, render_template, request, session
+from flask import Flask, current_app, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 import oauth
 import providers
-from ops import log_safety, security_events
+from ops import log_safety, request_parsing, security_events
 
-# C0 controls and DEL: never part of a URL as a browser or a proxy sends it.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "form-action {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -31,23 +28,6 @@ ERROR_TITLES = {
     429: "Too many attempts",
     500: "Something went wrong",
 }
-
-
-class ClientRequest(Request):
-    """Flask's request, minus the multipart parts that name no field.
-
-    Werkzeug files such a part under the key None, and code that expects field names to be text
-    (Flask-WTF's CSRF check among it) fails on it with a server error. A part without a name is
-    no field of any form, so it is dropped as the body is parsed.
-    """
-
-    def _load_form_data(self) -> None:
-        super()._load_form_data()
-        for attribute in ("form", "files"):
-            parsed = self.__dict__[attribute]  # where Werkzeug stores what it parsed
-            if None in parsed:
-                named = ((key, value) for key, value in parsed.items(multi=True) if key is not None)
-                self.__dict__[attribute] = self.parameter_storage_class(named)
 
 
 def base_url_mismatch() -> dict[str, str | None] | None:
@@ -103,22 +83,9 @@ def _origin(url: str) -> str | None:
 
 def init_app(app: Flask) -> None:
     """Install headers, error pages and log redaction on the app."""
-    app.request_class = ClientRequest
+    request_parsing.init_app(app)
     log_safety.install()
     security_events.init_app(app)
-
-    @app.before_request
-    def refuse_undecodable_query():
-        # Werkzeug decodes the query string as UTF-8 when a view first reads it, and raises on
-        # bytes that are not: answer that address with a 400 here, before any view can trip on it.
-        # Control characters are refused too: a raw CR or LF is no valid URL, and Werkzeug's
-        # redirect for a doubled slash (`/static//x?\r`) would raise on them in its Location.
-        try:
-            query = request.query_string.decode()
-        except UnicodeDecodeError:
-            abort(400)
-        if CONTROL_CHARACTERS.search(query):
-            abort(400)
 
     @app.before_request
     def tag_request():

@@ -157,7 +157,8 @@ class Recorder:
 class LiveServer:
     """A threaded WSGI server on 127.0.0.1 at a free port, in a background thread."""
 
-    def __init__(self, wsgi_app) -> None:
+    def __init__(self, wsgi_app=None) -> None:
+        # Without an app yet: one whose settings need this server's URL is given to start().
         self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         # A short poll interval: stop() waits for the loop to notice, and servers made per
@@ -166,7 +167,9 @@ class LiveServer:
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
 
-    def start(self) -> LiveServer:
+    def start(self, wsgi_app=None) -> LiveServer:
+        if wsgi_app is not None:
+            self.server.app = wsgi_app
         self.thread.start()
         return self
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from flask import Flask
 from flask_migrate import upgrade
 
 from app import create_app
@@ -55,12 +56,10 @@ class Site:
             db.session.commit()
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    """The app with the demo provider mounted at /demo-provider, like `make run`."""
-    holder = {}
-    server = LiveServer(lambda environ, start_response: holder["app"](environ, start_response))
-    instance = tmp_path_factory.mktemp("browser-instance")
+def serve_client(server: LiveServer, instance: Path, **settings) -> Flask:
+    """Build the client app for `server`'s address (with the demo provider mounted at
+    /demo-provider, like `make run`, unless `settings` say otherwise), migrate its database, and
+    serve it there."""
     app = create_app(
         {
             "SECRET_KEY": "browser-tests-" + "s" * 32,
@@ -68,13 +67,21 @@ def site(tmp_path_factory):
             "DATABASE_URL": f"sqlite:///{instance / 'app.sqlite3'}",
             "BASE_URL": server.url,
             "OIDC_PROVIDERS": "",
+            **settings,
         },
         instance_path=str(instance),
     )
     with app.app_context():
         upgrade()
-    holder["app"] = app
-    server.start()
+    server.start(app)
+    return app
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """The app with the demo provider mounted at /demo-provider, like `make run`."""
+    server = LiveServer()
+    app = serve_client(server, tmp_path_factory.mktemp("browser-instance"))
     yield Site(server.url, app)
     server.stop()
 

@@ -6,10 +6,8 @@
 from __future__ import annotations
 
 import pytest
-from cryptography.fernet import Fernet
-from flask_migrate import upgrade
 
-from app import create_app
+from tests.e2e.browser.conftest import serve_client
 from tests.e2e.live_demo import serve_demo_provider
 from tests.live_provider import LiveServer
 
@@ -18,8 +16,7 @@ CLIENT_SECRET = "another-origin-" + "z" * 24
 
 @pytest.fixture(scope="module")
 def site_and_provider(tmp_path_factory):
-    holder = {}
-    server = LiveServer(lambda environ, start_response: holder["app"](environ, start_response))
+    server = LiveServer()
     provider, provider_server = serve_demo_provider(
         str(tmp_path_factory.mktemp("other-origin-provider")),
         [
@@ -33,24 +30,13 @@ def site_and_provider(tmp_path_factory):
             }
         ],
     )
-    instance = tmp_path_factory.mktemp("other-origin-app")
-    app = create_app(
-        {
-            "SECRET_KEY": "browser-tests-other-origin-" + "q" * 20,
-            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "DATABASE_URL": f"sqlite:///{instance / 'app.sqlite3'}",
-            "BASE_URL": server.url,
-            "DEMO_ISSUER": provider.issuer,
-            "DEMO_PROVIDER_EMBEDDED": False,
-            "DEMO_CLIENT_SECRET": CLIENT_SECRET,
-            "OIDC_PROVIDERS": "",
-        },
-        instance_path=str(instance),
+    serve_client(
+        server,
+        tmp_path_factory.mktemp("other-origin-app"),
+        DEMO_ISSUER=provider.issuer,
+        DEMO_PROVIDER_EMBEDDED=False,
+        DEMO_CLIENT_SECRET=CLIENT_SECRET,
     )
-    with app.app_context():
-        upgrade()
-    holder["app"] = app
-    server.start()
     yield server.url, provider
     server.stop()
     provider_server.stop()
