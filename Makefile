@@ -46,7 +46,7 @@ run-provider: $(STAMP)  ## Serve the demo provider on its own at http://127.0.0.
 # Temporary files (each test's SQLite database among them) go to memory where Linux offers it
 # (/dev/shm): a commit then waits for no disk. pytest keeps the last three runs' files there.
 TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm)
-test: $(STAMP) browser-deps  ## Run the whole test suite
+test: $(STAMP) browser-deps tests/interop/node_modules/oidc-provider/package.json  ## Run the whole test suite
 	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) PYTHONDONTWRITEBYTECODE= \
 		PYTHONPYCACHEPREFIX="$(CURDIR)/.cache/pycache" $(BIN)/pytest -n auto
 
@@ -57,6 +57,14 @@ $(AXE):
 	@if command -v npm >/dev/null 2>&1; then \
 		npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4; \
 	else echo "npm not found: the accessibility audit will be skipped"; fi
+
+# The interop tests' OpenID provider (oidc-provider, pinned by tests/interop/package-lock.json)
+# comes from the npm registry and runs on Node; without npm they are skipped. `touch`: npm may
+# keep the package's own file dates, older than the lockfile, and reinstall at every run.
+tests/interop/node_modules/oidc-provider/package.json: tests/interop/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --silent --no-audit --no-fund --prefix tests/interop && touch $@; \
+	else echo "npm not found: the interop tests (oidc-provider) will be skipped"; fi
 
 screenshots: $(STAMP) browser-deps  ## Refresh the README's screenshots (needs Chromium)
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/e2e/browser

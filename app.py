@@ -14,11 +14,10 @@ from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-import accounts
 import config
 import providers
 from accounts import tokens
-from blueprints import callback, health, login, profile
+from blueprints import backchannel_logout, callback, health, login, profile, sessions
 from extensions import csrf, db, limiter, login_manager, migrate
 from oauth.http import Connections
 from oauth.metadata import MetadataCache
@@ -53,14 +52,21 @@ def create_app(
     login_manager.init_app(app)
     login_manager.login_view = "login.index"
     login_manager.login_message = "Please sign in to see that page."
-    login_manager.user_loader(accounts.load_user)
+    login_manager.user_loader(sessions.load_signed_in_user)
 
     tokens.init_app(app)
     app.extensions["providers"] = providers.build(app.config)
     app.extensions["provider_connections"] = Connections()
     app.extensions["provider_metadata"] = MetadataCache()
 
-    for blueprint in (login.bp, callback.bp, profile.bp, health.bp):
+    for blueprint in (
+        login.bp,
+        callback.bp,
+        profile.bp,
+        sessions.bp,
+        backchannel_logout.bp,
+        health.bp,
+    ):
         app.register_blueprint(blueprint)
     web.init_app(app)
     for name in PLUGINS:
@@ -98,6 +104,7 @@ def _mount_demo_provider(app: Flask) -> None:
                 "client_secret": app.config["DEMO_CLIENT_SECRET"],
                 "redirect_uris": [client.redirect_uri(base_url)],
                 "post_logout_redirect_uris": [base_url + "/logout/complete"],
+                "backchannel_logout_uri": base_url + "/backchannel-logout/demo",
                 "client_name": DEMO_CLIENT_NAME,
                 "scope": client.scope,
             }

@@ -1,5 +1,6 @@
-"""Database models of the client: users, the provider identities linked to them with their
-encrypted tokens, and the short-lived sign-in attempts that carry state, nonce and PKCE verifier.
+"""Database models of the client: users, their sessions, the provider identities linked to them
+with their encrypted tokens, the short-lived sign-in attempts that carry state, nonce and PKCE
+verifier, and the logout tokens already accepted.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -40,21 +41,12 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def new_session_token() -> str:
-    """A random value that every session cookie of a user must carry to be valid."""
-    return secrets.token_urlsafe(32)
-
-
 class User(UserMixin, db.Model):
     """A person of this app. They sign in through any of their linked provider identities."""
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Session cookies are signed, not stored: a copy outlives a sign-out unless something on the
-    # server changes. The cookie carries this token; signing out replaces it, which ends every
-    # session of the user, copied or not.
-    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -65,10 +57,76 @@ class User(UserMixin, db.Model):
         cascade="all, delete-orphan",
         order_by="LinkedAccount.created_at",
     )
+    sessions: Mapped[list[UserSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
 
-    def get_id(self) -> str:
-        """What Flask-Login keeps in the session cookie: the id and the current session token."""
-        return f"{self.id}:{self.session_token}"
+    #: The UserSession this request runs in, set by accounts.sessions when it loads the user
+    #: (not a column: one user has many sessions).
+    current_session = None
+
+    def get_id(self) -> str | None:
+        """What Flask-Login keeps in the session cookie: the key of the current session."""
+        return self.current_session.key if self.current_session else None
+
+
+class SessionEnd:
+    """Values of `UserSession.end_reason`: who or what ended a session."""
+
+    SIGNED_OUT = "signed_out"
+    # From another of the user's sessions ("sign out this session", "sign out all others").
+    SIGNED_OUT_ELSEWHERE = "signed_out_elsewhere"
+    # By the provider, with a back-channel logout token.
+    PROVIDER = "provider"
+
+
+class UserSession(db.Model):
+    """One signed-in browser: the session cookie names it by `key`; ending it signs that browser
+    out, and every copy of its cookie with it (a signed cookie cannot be recalled, its row can).
+
+    `provider`, `subject` and `sid` say which provider session it came from, so that the provider
+    can end it with a back-channel logout token (by `sid`, or every session of `subject`).
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: A random value only the browser's (signed) cookie holds besides this row.
+    key: Mapped[str] = mapped_column(
+        String(64), unique=True, default=lambda: secrets.token_urlsafe(32)
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    sid: Mapped[str | None] = mapped_column(String(255))
+    #: A short description of the browser ("Firefox on Linux"), for the sessions page.
+    browser: Mapped[str] = mapped_column(String(100), default="")
+    #: When the person last proved who they are at the provider (the ID token's auth_time, else
+    #: the sign-in's own time): re-authentication before irreversible actions reads it.
+    authenticated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+    __table_args__ = (
+        Index("ix_user_sessions_provider_sid", "provider", "sid"),
+        Index("ix_user_sessions_provider_subject", "provider", "subject"),
+    )
+
+
+class AcceptedLogoutToken(db.Model):
+    """A back-channel logout token already acted on, by issuer and `jti`: the same token is never
+    accepted twice, on any instance or worker. Rows are kept until the token's own expiry (or a
+    bound the app sets when it has none) and then purged."""
+
+    __tablename__ = "accepted_logout_tokens"
+
+    issuer: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class LinkStatus:

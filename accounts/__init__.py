@@ -6,7 +6,8 @@ Views import this package and call its rules (`accounts.sign_in(...)`); the vaul
 modules are imported by name (`from accounts import tokens`).
 """
 
-from accounts.sessions import end_all_sessions, load_user
+from accounts.provider_logout import LogoutTokenReplayed
+from accounts.sessions import load_user
 from accounts.users import (
     AccountRuleError,
     delete,
@@ -21,8 +22,8 @@ from accounts.users import (
 
 __all__ = [
     "AccountRuleError",
+    "LogoutTokenReplayed",
     "delete",
-    "end_all_sessions",
     "find_link",
     "link",
     "link_of",

@@ -1,45 +1,142 @@
-"""Sessions: the signed-in user a session cookie names, read once per request, and ending every
-session of a user at once (sign-out, "sign out everywhere").
+"""Sessions as rows: each sign-in starts one (`start`), the session cookie names it by its key,
+and every request reads it with its user (`load_user`). Ending a row signs that browser out, and
+every copy of its cookie: by the person (sign-out, from the sessions page) or by the provider
+(a back-channel logout token, `end_for_provider`).
 """
 
 from __future__ import annotations
 
-import hmac
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
+from accounts import browsers
 from extensions import db
-from models import User, new_session_token
+from models import SessionEnd, User, UserSession, utcnow
 
-# The user behind a session cookie, with their links in the same query: every signed-in page
-# shows or checks them. Built once, since it runs on every signed-in request: a statement object
-# reused as is spares SQLAlchemy rebuilding it and its cache key each time.
-_SIGNED_IN_USER = (
-    select(User).options(joinedload(User.linked_accounts)).where(User.id == bindparam("user_id"))
+# `last_seen_at` is written at most this often: a write per request would cost every page a
+# transaction, for a figure the sessions page shows to the minute.
+LAST_SEEN_EVERY = timedelta(minutes=1)
+
+# The session a cookie names, with its user and the user's links, in one query: every signed-in
+# page shows or checks them. Built once, since it runs on every signed-in request: a statement
+# object reused as is spares SQLAlchemy rebuilding it and its cache key each time.
+_SESSION_BY_KEY = (
+    select(UserSession)
+    .options(joinedload(UserSession.user).joinedload(User.linked_accounts))
+    .where(UserSession.key == bindparam("key"))
 )
 
 
-def load_user(session_id: str) -> User | None:
-    """The user a session cookie names, if they exist and the cookie's session token is current."""
-    user_id, _, token = str(session_id).partition(":")
-    try:
-        parameters = {"user_id": int(user_id)}
-    except (TypeError, ValueError):
-        return None
-    user = _read_signed_in_user(parameters)
-    if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
-        return None
-    return user
+def start(user: User, *, provider: str, claims: dict[str, Any], user_agent: str) -> UserSession:
+    """Begin a session for `user` signed in through `provider`, and commit it.
+
+    `claims` are the verified ID token's (empty for OAuth-only providers): `sub` and `sid` let
+    the provider end this session later, `auth_time` says when the person last authenticated.
+    """
+    now = utcnow()
+    record = UserSession(
+        user=user,
+        provider=provider,
+        subject=_text_claim(claims, "sub"),
+        sid=_text_claim(claims, "sid"),
+        browser=browsers.describe(user_agent),
+        authenticated_at=_auth_time(claims) or now,
+        created_at=now,
+        last_seen_at=now,
+    )
+    db.session.add(record)
+    db.session.commit()
+    user.current_session = record
+    return record
 
 
-def end_all_sessions(user: User) -> None:
-    """Invalidate every session cookie of the user, including copies of it."""
-    user.session_token = new_session_token()
+def load_user(key: str) -> User | None:
+    """The user of the session a cookie names, if that session exists and has not ended."""
+    record = _read_session({"key": str(key)})
+    if record is None or record.ended_at is not None:
+        return None
+    if utcnow() - record.last_seen_at >= LAST_SEEN_EVERY:
+        _mark_seen(record)
+    record.user.current_session = record
+    return record.user
+
+
+def ended_session(key: str) -> UserSession | None:
+    """The ended session a cookie names, to tell its browser who ended it; None otherwise."""
+    record = db.session.execute(select(UserSession).where(UserSession.key == str(key))).scalar()
+    return record if record is not None and record.ended_at is not None else None
+
+
+def active(user: User) -> list[UserSession]:
+    """The user's sessions that have not ended, the most recently seen first."""
+    return list(
+        db.session.execute(
+            select(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        ).scalars()
+    )
+
+
+def end(record: UserSession, reason: str = SessionEnd.SIGNED_OUT) -> None:
+    """End one session, and commit."""
+    _end(UserSession.id == record.id, reason)
     db.session.commit()
 
 
-def _read_signed_in_user(parameters: dict[str, int]) -> User | None:
+def end_session_of(user: User, session_id: int) -> bool:
+    """End one of the user's own sessions by its id (from the sessions page); False if it is not
+    theirs or has already ended."""
+    ended = _end(
+        (UserSession.id == session_id) & (UserSession.user_id == user.id),
+        SessionEnd.SIGNED_OUT_ELSEWHERE,
+    )
+    db.session.commit()
+    return ended > 0
+
+
+def end_others(user: User, keep: UserSession) -> int:
+    """End every session of the user but `keep`, and commit; returns how many ended."""
+    ended = _end(
+        (UserSession.user_id == user.id) & (UserSession.id != keep.id),
+        SessionEnd.SIGNED_OUT_ELSEWHERE,
+    )
+    db.session.commit()
+    return ended
+
+
+def end_for_provider(provider: str, *, subject: str | None, sid: str | None) -> int:
+    """End the sessions a provider's logout token names (not committed); returns how many."""
+    return _end(named_by_provider(provider, subject=subject, sid=sid), SessionEnd.PROVIDER)
+
+
+def named_by_provider(provider: str, *, subject: str | None, sid: str | None):
+    """The sessions a logout token names: those of that `sid` when it names one, else every
+    session of that `subject` at that provider. With both, a session must match both: a `sid`
+    never ends another person's session."""
+    condition = UserSession.provider == provider
+    if sid is not None:
+        condition &= UserSession.sid == sid
+    if subject is not None:
+        condition &= UserSession.subject == subject
+    return condition
+
+
+def _end(condition, reason: str) -> int:
+    result = db.session.execute(
+        update(UserSession)
+        .where(condition, UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount
+
+
+def _read_session(parameters: dict[str, str]) -> UserSession | None:
     """Run the signed-in read on its own, in autocommit mode, and hand the connection back at once.
 
     A single SELECT gains nothing from a transaction: at READ COMMITTED it sees the same rows
@@ -51,7 +148,43 @@ def _read_signed_in_user(parameters: dict[str, int]) -> User | None:
     session = db.session()  # this request's Session, behind the scoped proxy
     if session.in_transaction():
         # Something earlier in this request began a transaction: read inside it.
-        return session.execute(_SIGNED_IN_USER, parameters).unique().scalar_one_or_none()
+        return session.execute(_SESSION_BY_KEY, parameters).unique().scalar_one_or_none()
     with session.begin():
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        return session.execute(_SIGNED_IN_USER, parameters).unique().scalar_one_or_none()
+        return session.execute(_SESSION_BY_KEY, parameters).unique().scalar_one_or_none()
+
+
+def _mark_seen(record: UserSession) -> None:
+    """Move `last_seen_at` on, in a statement of its own (autocommit, like the read)."""
+    now = utcnow()
+    session = db.session()
+    statement = (
+        update(UserSession)
+        .where(UserSession.id == record.id, UserSession.ended_at.is_(None))
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if session.in_transaction():
+        session.execute(statement)
+    else:
+        with session.begin():
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            session.execute(statement)
+    # The loaded object follows, as a value already stored (nothing pending for a flush).
+    set_committed_value(record, "last_seen_at", now)
+
+
+def _text_claim(claims: dict[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) and 0 < len(value) <= 255 else None
+
+
+def _auth_time(claims: dict[str, Any]) -> datetime | None:
+    """The ID token's `auth_time` (Core §2), when it is a plausible number of seconds."""
+    value = claims.get("auth_time")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

@@ -57,3 +57,21 @@ refreshed_meanwhile = namespace.signal(
     provider: the provider's name; user_id.
     """,
 )
+
+provider_ended_sessions = namespace.signal(
+    "provider-ended-sessions",
+    doc="""A provider's back-channel logout token was accepted, and the sessions it names ended.
+
+    provider: the Provider; subject and sid: what the token named (either may be None);
+    session_ids: the ids of the sessions that ended (UserSession.id).
+    """,
+)
+
+ended_session_noticed = namespace.signal(
+    "ended-session-noticed",
+    doc="""A browser came back with the cookie of a session that has ended (by the provider, or
+    from another session): it is signed out, and told who ended it.
+
+    session: the ended UserSession.
+    """,
+)

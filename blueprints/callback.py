@@ -18,7 +18,7 @@ from flask_login import current_user, login_user
 import accounts
 import oauth
 import providers
-from accounts import login_attempts, signals, tokens
+from accounts import login_attempts, sessions, signals, tokens
 from blueprints import sign_in_start
 from blueprints.next_url import safe_next_url
 from extensions import limiter
@@ -103,8 +103,14 @@ def finish(provider_name: str):
     session.clear()
     if still_pending:
         session[sign_in_start.PENDING_KEY] = still_pending
+    record = sessions.start(
+        user,
+        provider=provider.name,
+        claims=dict(result.identity.claims),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
     login_user(user)
-    security_events.emit("sign_in", provider=provider.name, user_id=user.id)
+    security_events.emit("sign_in", provider=provider.name, user_id=user.id, session=record.id)
     destination = safe_next_url(attempt.next_url) or url_for("profile.show")
     signals.signed_in.announce(provider=provider, user=user, destination=destination)
     return redirect(destination, code=303)

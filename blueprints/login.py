@@ -19,6 +19,7 @@ from flask_login import current_user, logout_user
 
 import accounts
 import providers
+from accounts import sessions
 from blueprints import sign_in_start
 from blueprints.next_url import safe_next_url
 from extensions import limiter
@@ -68,7 +69,9 @@ def logout():
                 return_to=current_app.config["BASE_URL"] + url_for("login.logged_out"),
                 state=state,
             )
-        accounts.end_all_sessions(current_user._get_current_object())
+        # This session only: the person's other browsers stay signed in (the profile's sessions
+        # list signs them out). Its row ends, so a copy of this cookie is signed out too.
+        sessions.end(current_user.current_session)
         logout_user()
     session.clear()
     if provider_url:

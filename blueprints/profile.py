@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, logout_user
 import accounts
 import oauth
 import providers
-from accounts import linked_profiles, tokens
+from accounts import linked_profiles, sessions, tokens
 from blueprints import sign_in_start
 from extensions import limiter
 
@@ -26,6 +26,9 @@ def show():
         user=current_user,
         links=linked_profiles.for_user(current_user),
         linkable=[p for p in providers.enabled() if p.name not in linked],
+        sessions=sessions.active(current_user),
+        current_session=current_user.current_session,
+        provider_titles={provider.name: provider.title for provider in providers.enabled()},
     )
 
 

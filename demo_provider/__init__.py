@@ -16,6 +16,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
 from demo_provider import (
+    backchannel,
     commands,
     endpoints,
     errors,
@@ -69,6 +70,7 @@ def create_app(
     # (it is turned into a GET), and the confirmation form it leads to has its own CSRF token.
     csrf.exempt(views.end_session)
     server.init_app(app)
+    backchannel.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(endpoints.bp)
     if app.config["DEMO_PROVIDER_LEGACY_IMPLICIT"]:

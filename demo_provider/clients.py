@@ -1,7 +1,8 @@
 """Client registration: the clients named in the configuration are checked when the app is built
 and upserted into the provider's database when it first serves (`preparation.py`); workshop
-clients are added, listed and deleted from the command line (`commands.py`). Redirect URIs are
-checked the same way for both, and secrets are stored only as digests.
+clients are added, listed and deleted from the command line (`commands.py`). Redirect URIs (and
+the post-logout and back-channel logout URIs) are checked the same way for both, and secrets are
+stored only as digests.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from demo_provider.models import (
     FROM_COMMAND_LINE,
     FROM_CONFIGURATION,
     AuthorizationCode,
+    BackchannelLogoutUri,
     Client,
     ClientRegistration,
     Grant,
+    GrantSession,
     PostLogoutRedirectUri,
+    SessionParticipant,
     Token,
     digest,
 )
@@ -57,6 +61,7 @@ def register(registrations: Iterable[Mapping[str, Any]]) -> None:
             redirect_uris=registration["redirect_uris"],
             scope=registration["scope"],
             post_logout_redirect_uris=registration.get("post_logout_redirect_uris", []),
+            backchannel_logout_uri=registration.get("backchannel_logout_uri"),
             legacy_implicit=registration.get("legacy_implicit", False),
             registered_via=FROM_CONFIGURATION,
         )
@@ -70,6 +75,7 @@ def create(
     scope: str | None = None,
     public: bool = False,
     post_logout_redirect_uris: Sequence[str] = (),
+    backchannel_logout_uri: str | None = None,
     legacy_implicit: bool = False,
 ) -> NewClient:
     """Register a new client under a fresh random id, commit, and return its credentials: a
@@ -91,6 +97,7 @@ def create(
         redirect_uris=redirect_uris,
         scope=scope,
         post_logout_redirect_uris=post_logout_redirect_uris,
+        backchannel_logout_uri=backchannel_logout_uri,
         public=public,
         legacy_implicit=legacy_implicit,
         registered_via=FROM_COMMAND_LINE,
@@ -107,6 +114,7 @@ def save(
     redirect_uris: Sequence[str],
     scope: str,
     post_logout_redirect_uris: Sequence[str] = (),
+    backchannel_logout_uri: str | None = None,
     public: bool = False,
     legacy_implicit: bool = False,
     registered_via: str,
@@ -118,6 +126,8 @@ def save(
     for uri in post_logout_uris:
         # The person's browser is sent there after logout, so the same rules apply.
         check_redirect_uri(uri, kind="Post-logout redirect URI")
+    if backchannel_logout_uri is not None:
+        check_backchannel_logout_uri(backchannel_logout_uri)
     client = db.session.get(Client, client_id)
     if client is None:
         client = Client(client_id=client_id)
@@ -128,6 +138,12 @@ def save(
     client.scope = scope
     if client.post_logout_redirect_uris != post_logout_uris:
         client.post_logout_redirects = [PostLogoutRedirectUri(uri=uri) for uri in post_logout_uris]
+    if backchannel_logout_uri is None:
+        client.backchannel_logout = None
+    elif client.backchannel_logout is None:
+        client.backchannel_logout = BackchannelLogoutUri(uri=backchannel_logout_uri)
+    else:
+        client.backchannel_logout.uri = backchannel_logout_uri
     if client.registration is None:
         client.registration = ClientRegistration(client_id=client_id)
     client.registration.public = public
@@ -150,6 +166,8 @@ def remove(client_id: str) -> bool:
     if client is None:
         return False
     grant_ids = select(Grant.id).where(Grant.client_id == client_id)
+    db.session.execute(delete(SessionParticipant).where(SessionParticipant.client_id == client_id))
+    db.session.execute(delete(GrantSession).where(GrantSession.grant_id.in_(grant_ids)))
     db.session.execute(delete(Token).where(Token.grant_id.in_(grant_ids)))
     db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.grant_id.in_(grant_ids)))
     db.session.execute(delete(Grant).where(Grant.client_id == client_id))
@@ -182,6 +200,16 @@ def check_redirect_uri(uri: str, kind: str = "Redirect URI") -> None:
         raise ValueError(f"{kind} must not contain user information: {uri!r}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ValueError(f"{kind} must use https unless it is a loopback address: {uri!r}")
+
+
+def check_backchannel_logout_uri(uri: str) -> None:
+    """Refuse a back-channel logout URI by the redirect URI rules: logout tokens are sent there,
+    and over plain http anyone on the path could read one and replay it within its lifetime
+    (OIDC Back-Channel Logout 1.0 section 2.2 wants https unless the provider allows http,
+    which this one does only for loopback). A fragment is never sent to a server, so one means
+    a mistake.
+    """
+    check_redirect_uri(uri, kind="Back-channel logout URI")
 
 
 def _is_loopback(hostname: str) -> bool:

@@ -51,13 +51,24 @@ clients_group = AppGroup("clients", help="Register, list and delete the Demo Pro
     help="Where the provider may send people after RP-initiated logout. Repeat for several.",
 )
 @click.option(
+    "--backchannel-logout-uri",
+    help="Where the provider POSTs a logout token when a session the client took part in ends "
+    "(OIDC Back-Channel Logout; https, or http on a loopback address).",
+)
+@click.option(
     "--legacy-implicit",
     is_flag=True,
     help="Also allow response_type=token while the implicit grant lab is on "
     "(DEMO_PROVIDER_LEGACY_IMPLICIT, never in production).",
 )
 def register_command(
-    name, redirect_uris, public, scope, post_logout_redirect_uris, legacy_implicit
+    name,
+    redirect_uris,
+    public,
+    scope,
+    post_logout_redirect_uris,
+    backchannel_logout_uri,
+    legacy_implicit,
 ) -> None:
     """Register a client and print its credentials, once."""
     preparation.create_tables(current_app)
@@ -68,6 +79,7 @@ def register_command(
             scope=scope,
             public=public,
             post_logout_redirect_uris=post_logout_redirect_uris,
+            backchannel_logout_uri=backchannel_logout_uri,
             legacy_implicit=legacy_implicit,
         )
     except ValueError as error:
@@ -90,6 +102,8 @@ def register_command(
     click.echo(f"  discovery:     {issuer}/.well-known/openid-configuration")
     for uri in redirect_uris:
         click.echo(f"  redirect URI:  {uri}")
+    if backchannel_logout_uri:
+        click.echo(f"  back-channel logout URI: {backchannel_logout_uri}")
     click.echo(f"  token endpoint authentication: {auth}")
     click.echo("  PKCE:          required, code_challenge_method=S256")
     if legacy_implicit and not current_app.config["DEMO_PROVIDER_LEGACY_IMPLICIT"]:
@@ -119,6 +133,8 @@ def list_command() -> None:
             click.echo(f"    redirect URI:  {uri}")
         for uri in client.post_logout_redirect_uris:
             click.echo(f"    after logout:  {uri}")
+        if client.backchannel_logout_uri:
+            click.echo(f"    back-channel logout: {client.backchannel_logout_uri}")
         click.echo(f"    scope:         {client.scope}")
     pending = [
         item
@@ -158,6 +174,7 @@ def _stored_as_configured(client: Client | None, item: Mapping[str, Any]) -> boo
         client.redirect_uris == item["redirect_uris"]
         and client.post_logout_redirect_uris
         == list(dict.fromkeys(item["post_logout_redirect_uris"]))
+        and client.backchannel_logout_uri == item["backchannel_logout_uri"]
         and client.client_name == item["client_name"]
         and client.scope == item["scope"]
     )

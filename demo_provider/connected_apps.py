@@ -1,6 +1,7 @@
 """A person's connected applications: the clients that hold live tokens from their consent (what
 each may do, when it was allowed, when it last got a token), and revoking one, which ends every
-grant of that person to that client. The pages are in `views.py`.
+grant of that person to that client and tells the client over the back channel. The pages are in
+`views.py`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, exists, func, or_, select
 
-from demo_provider import models, scopes
+from demo_provider import backchannel, models, scopes
 from demo_provider.extensions import db
-from demo_provider.models import Client, Grant, Token
+from demo_provider.models import Client, Grant, Token, User
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,9 @@ def revoke(user_id: int, client_id: str) -> str | None:
     error); None when the person never gave it any, so nobody can revoke, or learn about,
     someone else's grants.
 
-    The client learns it at its next call: the API answers 401 and a refresh `invalid_grant`,
+    A client that registered a back-channel logout URI is told at once, with a logout token
+    for this person (see `backchannel.grants_revoked`), and can end their sessions there. Any
+    client also learns it at its next call: the API answers 401 and a refresh `invalid_grant`,
     which is when a client shows "reconnect needed" and sends the person to consent again.
     """
     client = db.session.get(Client, client_id)
@@ -92,6 +95,7 @@ def revoke(user_id: int, client_id: str) -> str | None:
         return None
     client_name = client.client_name
     models.revoke_grants(Grant.user_id == user_id, Grant.client_id == client_id)
+    backchannel.grants_revoked(db.session.get(User, user_id), client_id)
     return client_name
 
 

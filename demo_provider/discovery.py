@@ -29,6 +29,10 @@ def openid_configuration(issuer: str, *, legacy_implicit: bool = False) -> dict[
         "revocation_endpoint": f"{issuer}/revoke",
         # OpenID Connect RP-Initiated Logout 1.0.
         "end_session_endpoint": f"{issuer}/end-session",
+        # OpenID Connect Back-Channel Logout 1.0: logout tokens go to each client's registered
+        # backchannel_logout_uri, and carry `sid` (which ID tokens carry too).
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         # Not standard metadata: where the demo resource server's API lives.
         "profile_endpoint": f"{issuer}/api/profile",
         "scopes_supported": list(scopes.SUPPORTED),

@@ -23,7 +23,7 @@ from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 
-from demo_provider import scopes, signing
+from demo_provider import scopes, sessions, signing
 from demo_provider.extensions import db
 from demo_provider.models import (
     NO_AUTH_METHOD,
@@ -91,6 +91,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             auth_time=owner.auth_time,
         )
         db.session.add(grant)
+        if owner.sid is not None:
+            # Carried by the grant to every ID token issued from it (see `IdTokenClaims`).
+            sessions.bind_grant(grant, owner.sid)
         db.session.add(
             AuthorizationCode(
                 code_hash=digest(code),
@@ -264,7 +267,9 @@ class IdTokenClaims:
         return scopes.user_claims(user, scope)
 
     def encode_id_token(self, token, request):
-        """An RS256 ID token for the person and client of this token response."""
+        """An RS256 ID token for the person and client of this token response; at code exchange,
+        also a note that the client took part in the person's session here.
+        """
         code = request.authorization_code
         grant = code.grant if code is not None else request.refresh_token.grant
         now = int(time.time())
@@ -278,6 +283,17 @@ class IdTokenClaims:
             # The original sign-in time, also on refresh (OIDC Core section 12.2).
             "auth_time": grant.auth_time,
         }
+        # The provider session the person consented in, also on refresh (the grant keeps it):
+        # a back-channel logout token for that session names the same sid, which is how the
+        # client knows which of its sessions to end.
+        sid = sessions.sid_of_grant(grant.id)
+        if sid is not None:
+            claims["sid"] = sid
+            if code is not None:
+                # The client now holds an ID token of this session, so it is told when the
+                # session ends. Not on refresh: a refresh after the session ended must not
+                # sign the client up for a session that will never end again.
+                sessions.record_participant(sid, grant.client_id, grant.user_id)
         # The nonce ties the token to the browser session that started the sign-in. Refreshed
         # ID tokens leave it out (OIDC Core section 12.2).
         if code is not None and code.nonce:

@@ -1,6 +1,8 @@
 """The demo provider's tables: people, registered clients (with their post-logout return
-addresses and how they were registered), grants (one consent and every code and token descending
-from it), authorization codes and tokens. Secrets are stored only as digests.
+addresses, back-channel logout address and how they were registered), grants (one consent and
+every code and token descending from it), authorization codes and tokens, and the provider's
+sign-in sessions (which grant came from which, which clients took part). Secrets are stored only
+as digests.
 """
 
 from __future__ import annotations
@@ -101,6 +103,9 @@ class Client(db.Model, ClientMixin):
         cascade="all, delete-orphan", order_by="PostLogoutRedirectUri.id"
     )
     registration: Mapped[ClientRegistration | None] = relationship(cascade="all, delete-orphan")
+    backchannel_logout: Mapped[BackchannelLogoutUri | None] = relationship(
+        cascade="all, delete-orphan"
+    )
 
     @property
     def is_public(self) -> bool:
@@ -126,6 +131,11 @@ class Client(db.Model, ClientMixin):
     def post_logout_redirect_uris(self) -> list[str]:
         """Where this client may ask to send the person after RP-initiated logout."""
         return [row.uri for row in self.post_logout_redirects]
+
+    @property
+    def backchannel_logout_uri(self) -> str | None:
+        """Where the provider POSTs logout tokens when a session this client took part in ends."""
+        return self.backchannel_logout.uri if self.backchannel_logout else None
 
     def check_post_logout_redirect_uri(self, uri: str) -> bool:
         """Exact string match only, as for redirect URIs: anything looser is an open redirect."""
@@ -206,6 +216,20 @@ class ClientRegistration(db.Model):
     legacy_implicit: Mapped[bool] = mapped_column(default=False)
     registered_via: Mapped[str] = mapped_column(String(32), default=FROM_CONFIGURATION)
     registered_at: Mapped[int] = mapped_column(default=epoch_now)
+
+
+class BackchannelLogoutUri(db.Model):
+    """A client's back-channel logout URI (OIDC Back-Channel Logout 1.0 `backchannel_logout_uri`),
+    at most one per client.
+
+    A table of its own for the same reason as post-logout redirect URIs: a provider database
+    created before back-channel logout existed gains it through `create_all()`.
+    """
+
+    __tablename__ = f"{PREFIX}backchannel_logout_uri"
+
+    client_id: Mapped[str] = mapped_column(ForeignKey(Client.client_id), primary_key=True)
+    uri: Mapped[str] = mapped_column(Text)
 
 
 class Grant(db.Model):
@@ -410,3 +434,35 @@ class Token(db.Model, TokenMixin):
     def get_client(self) -> Client | None:
         """The client the token was issued to."""
         return db.session.get(Client, self.client_id)
+
+
+class GrantSession(db.Model):
+    """The provider sign-in session (`sid`) a grant was given in, so that every ID token issued
+    from the grant, at code exchange and on refresh, names that session.
+
+    A table of its own rather than a column on grants or codes, so that a database created
+    before sessions had ids gains it through `create_all()`; grants from then have no row and
+    their ID tokens no `sid`.
+    """
+
+    __tablename__ = f"{PREFIX}grant_session"
+
+    grant_id: Mapped[str] = mapped_column(ForeignKey(Grant.id), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+
+    grant: Mapped[Grant] = relationship()
+
+
+class SessionParticipant(db.Model):
+    """A client that received an ID token in one provider sign-in session, for one person: who
+    gets a logout token when that session ends (OIDC Back-Channel Logout 1.0 section 2.7). Two
+    code exchanges racing in one session may both write a row; readers take each client once.
+    """
+
+    __tablename__ = f"{PREFIX}session_participant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey(Client.client_id))
+    user_id: Mapped[int] = mapped_column(ForeignKey(User.id), index=True)
+    created_at: Mapped[int] = mapped_column(default=epoch_now)

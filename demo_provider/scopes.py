@@ -28,6 +28,7 @@ CLAIMS_SUPPORTED = (
     "exp",
     "iat",
     "auth_time",
+    "sid",
     "nonce",
     "at_hash",
     "name",

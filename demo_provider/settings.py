@@ -39,6 +39,7 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
             "post_logout_redirect_uris": _comma_separated(
                 environ.get("DEMO_PROVIDER_POST_LOGOUT_REDIRECT_URIS", "")
             ),
+            "backchannel_logout_uri": environ.get("DEMO_PROVIDER_BACKCHANNEL_LOGOUT_URI") or None,
             "client_name": environ.get("DEMO_PROVIDER_CLIENT_NAME") or client_id,
         }
         if environ.get("DEMO_PROVIDER_CLIENT_SCOPE"):
@@ -251,6 +252,13 @@ def _client(item: Mapping[str, Any]) -> dict[str, Any]:
     if not redirect_uris:
         raise ValueError(f"Client {client_id!r} needs at least one redirect URI")
     post_logout_redirect_uris = _uri_list(item, "post_logout_redirect_uris")
+    backchannel_logout_uri = item.get("backchannel_logout_uri") or None
+    if backchannel_logout_uri is not None and not isinstance(backchannel_logout_uri, str):
+        # One URI per client (OIDC Back-Channel Logout 1.0 section 2.2), not a list.
+        raise ValueError(
+            f"Client {client_id!r}: backchannel_logout_uri must be one URI, "
+            f"got {backchannel_logout_uri!r}"
+        )
     # Checked here, when the app is built, although the registration is only stored when the
     # provider starts serving: a configuration mistake should stop the start, not a sign-in.
     try:
@@ -258,6 +266,8 @@ def _client(item: Mapping[str, Any]) -> dict[str, Any]:
             clients.check_redirect_uri(uri)
         for uri in post_logout_redirect_uris:
             clients.check_redirect_uri(uri, kind="Post-logout redirect URI")
+        if backchannel_logout_uri is not None:
+            clients.check_backchannel_logout_uri(backchannel_logout_uri)
     except ValueError as error:
         raise ValueError(f"Client {client_id!r}: {error}") from None
     return {
@@ -266,6 +276,9 @@ def _client(item: Mapping[str, Any]) -> dict[str, Any]:
         "redirect_uris": redirect_uris,
         # Optional (OIDC RP-Initiated Logout 1.0): without one, logout never redirects back.
         "post_logout_redirect_uris": post_logout_redirect_uris,
+        # Optional (OIDC Back-Channel Logout 1.0): without one, the client is never told when
+        # a session it took part in ends here.
+        "backchannel_logout_uri": backchannel_logout_uri,
         "client_name": item.get("client_name") or client_id,
         "scope": scope,
         # Whether the client may use response_type=token while the implicit lab is switched on.

@@ -54,10 +54,13 @@ DEMO_USERS = (
 
 @dataclass(frozen=True)
 class ResourceOwner:
-    """The person signed in at the provider, and when they proved it (the ID token's auth_time)."""
+    """The person signed in at the provider, when they proved it (the ID token's auth_time),
+    and the id of that sign-in session (the ID token's `sid`).
+    """
 
     user: User
     auth_time: int
+    sid: str | None = None
 
 
 def seed_demo_users(passwords: Mapping[str, str] | None = None) -> None:

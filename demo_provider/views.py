@@ -1,7 +1,8 @@
 """The pages a person sees at the provider: home, sign in / sign out, the authorization endpoint
 (validate the client's request, ask for consent, answer with a code or an error), the
 end-session endpoint (RP-initiated logout: confirm if needed, sign out, return to the client)
-and the connected applications (what the person allowed, and revoking it).
+and the connected applications (what the person allowed, and revoking it). Whenever a session
+ends here, the clients that took part in it are told over the back channel (`backchannel.py`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,16 @@ from flask import (
 )
 
 from blueprints import next_url
-from demo_provider import connected_apps, logout_requests, scopes, server, throttling, users
+from demo_provider import (
+    backchannel,
+    connected_apps,
+    logout_requests,
+    scopes,
+    server,
+    sessions,
+    throttling,
+    users,
+)
 from demo_provider.extensions import db
 from demo_provider.models import User
 
@@ -67,18 +77,32 @@ def login():
         return _login_page(next_path, error="Wrong username or password.")
 
     throttle.succeeded(username)
+    previous_sid, previous_user_id = session.get("sid"), session.get("user_id")
     # A new session on sign-in, so a session id planted before it is worth nothing (fixation).
     session.clear()
     session["user_id"] = user.id
     session["auth_time"] = int(time.time())
+    if previous_sid is not None and previous_user_id == user.id:
+        # The same person proving themselves again (prompt=login, max_age) continues their
+        # session: the clients holding ID tokens with this sid keep it, and a later sign-out
+        # reaches them all. The sid names the session; the fresh signed cookie proves it.
+        session["sid"] = previous_sid
+    else:
+        session["sid"] = sessions.new_sid()
+        # Someone else signing in on this browser ends the previous person's session.
+        backchannel.session_ended(previous_sid)
     return redirect(_app_url(next_path), code=303)
 
 
 @bp.post("/logout")
 def logout():
-    """Sign out of the provider (the client's own session is not touched)."""
+    """Sign out of the provider; the clients that took part in the session are told over the
+    back channel, and end their own sessions if they registered for it.
+    """
     next_path = safe_next(request.form.get("next"))
+    ended_sid = session.get("sid")
     session.clear()
+    backchannel.session_ended(ended_sid)
     return redirect(_app_url(next_path), code=303)
 
 
@@ -212,12 +236,16 @@ def revoke_connection(client_id: str):
 
 
 def _sign_out(logout_request: logout_requests.LogoutRequest):
-    """End the provider session (its cookie goes with it), then return to the client's validated
-    address with `state`, or show the signed-out page. The client's refresh tokens are left
-    alone: RP-initiated logout ends the session here, and the client revokes its tokens itself
+    """End the provider session (its cookie goes with it), tell every client that took part in
+    it over the back channel, the one that asked included (it may run on several instances, and
+    only the back channel reaches the others), then return to the client's validated address
+    with `state`, or show the signed-out page. The client's refresh tokens are left alone:
+    RP-initiated logout ends the session here, and the client revokes its tokens itself
     (RFC 7009) if it wants them gone.
     """
+    ended_sid = session.get("sid")
     session.clear()
+    backchannel.session_ended(ended_sid)
     if logout_request.return_to is not None:
         return redirect(logout_request.return_to, code=303)
     return render_template("demo_provider/signed_out.html", problem=logout_request.problem)
@@ -278,7 +306,12 @@ def _resource_owner() -> users.ResourceOwner | None:
     user = _signed_in_user()
     if user is None:
         return None
-    return users.ResourceOwner(user=user, auth_time=int(session.get("auth_time", 0)))
+    if "sid" not in session:
+        # A session signed in before sessions had ids gets one now, so its ID tokens carry it.
+        session["sid"] = sessions.new_sid()
+    return users.ResourceOwner(
+        user=user, auth_time=int(session.get("auth_time", 0)), sid=session["sid"]
+    )
 
 
 def _sign_in_too_old(owner: users.ResourceOwner | None) -> bool:

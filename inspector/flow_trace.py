@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, or_, select, update
 
 from extensions import db
 from inspector.models import FlowStep
-from models import utcnow
+from models import User, utcnow
 
 BROWSER = "browser"
 CLIENT = "client"
@@ -107,16 +107,7 @@ def record(
     """Note one message of the flow for this session's trace, its secrets redacted by name."""
     if not has_request_context() or not enabled():
         return
-    pending = g.setdefault("flow_steps", [])
-    pending.append(
-        Step(
-            sender,
-            receiver,
-            _cut(_redact_parameters(title), MAX_TITLE_LENGTH),
-            [(name, shown(name, value)) for name, value in details],
-            note,
-        )
-    )
+    g.setdefault("flow_steps", []).append(step(sender, receiver, title, details, note))
 
 
 def start_new_flow() -> None:
@@ -189,6 +180,56 @@ def record_token_response(token: Mapping[str, Any], *, previous_refresh: bool = 
     )
 
 
+def record_for_ended_sessions(session_ids: Iterable[int], steps: Iterable[Step]) -> None:
+    """Keep steps for the browsers of sessions that just ended elsewhere (by a provider's
+    back-channel logout): the request that ended them came from the provider, not from those
+    browsers, so the steps wait under each session until its browser comes back."""
+    if not enabled():
+        return
+    steps = list(steps)
+    now = utcnow()
+    for session_id in session_ids:
+        db.session.add_all(_rows(steps, _waiting_trace(session_id), None, now))
+    db.session.commit()
+
+
+def adopt_steps_of_ended_session(session_id: int) -> None:
+    """The browser of an ended session came back: its waiting steps join its trace."""
+    if not enabled():
+        return
+    trace_id = session.get(SESSION_KEY)
+    if trace_id is None:
+        trace_id = session[SESSION_KEY] = secrets.token_urlsafe(16)
+    db.session.execute(
+        update(FlowStep)
+        .where(FlowStep.trace_id == _waiting_trace(session_id))
+        .values(trace_id=trace_id),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()
+
+
+def _waiting_trace(session_id: int) -> str:
+    return f"ended-session:{session_id}"
+
+
+def step(
+    sender: str,
+    receiver: str,
+    title: str,
+    details: Iterable[tuple[str, object]] = (),
+    note: str | None = None,
+) -> Step:
+    """One step as `record` keeps it, secrets redacted by name, for `record_for_ended_sessions`."""
+    return Step(
+        sender,
+        receiver,
+        _cut(_redact_parameters(title), MAX_TITLE_LENGTH),
+        [(name, shown(name, value)) for name, value in details],
+        note,
+    )
+
+
 def steps_for_session() -> list[FlowStep]:
     """The recorded steps of this session, oldest first: those of nobody yet or of the person
     signed in, so a session that was ended elsewhere shows no one's identity."""
@@ -251,10 +292,10 @@ def _keep_trace_across_sign_in(app: Flask, user, **extra) -> None:
 
 
 def _forget_trace(app: Flask, user, **extra) -> None:
-    """Sign-out and account deletion: delete this session's trace and every step of the user.
+    """Sign-out: delete this session's trace. Account deletion: every step of the user too, in
+    every browser (signing out of one session leaves the others, and their traces, as they are).
 
-    Done even with the inspector off: the rows may date from when it was on. The steps of the
-    user's other browsers go too, since signing out ends every session of the user.
+    Done even with the inspector off: the rows may date from when it was on.
     """
     trace_id = session.pop(SESSION_KEY, None) or g.get("flow_trace_id")
     g.flow_trace_id = None
@@ -262,7 +303,7 @@ def _forget_trace(app: Flask, user, **extra) -> None:
         g.pop(name, None)  # recorded in the session that just ended
     owned = [FlowStep.trace_id == trace_id] if trace_id else []
     user_id = getattr(user, "id", None)
-    if user_id is not None:
+    if user_id is not None and db.session.get(User, user_id) is None:
         owned.append(FlowStep.user_id == user_id)
     if owned:
         db.session.execute(
@@ -300,23 +341,27 @@ def _save_steps(response):
         )
     user_id = current_user.id if current_user.is_authenticated else None
     now = utcnow()
-    for step in steps:
-        db.session.add(
-            FlowStep(
-                trace_id=trace_id,
-                user_id=user_id,
-                created_at=now,
-                sender=step.sender,
-                receiver=step.receiver,
-                title=step.title,
-                details=json.dumps(step.details),
-                note=step.note,
-            )
-        )
+    db.session.add_all(_rows(steps, trace_id, user_id, now))
     db.session.flush()
     _trim(trace_id)
     db.session.commit()
     return response
+
+
+def _rows(steps: Iterable[Step], trace_id: str, user_id: int | None, now) -> list[FlowStep]:
+    return [
+        FlowStep(
+            trace_id=trace_id,
+            user_id=user_id,
+            created_at=now,
+            sender=one.sender,
+            receiver=one.receiver,
+            title=one.title,
+            details=json.dumps(one.details),
+            note=one.note,
+        )
+        for one in steps
+    ]
 
 
 def _trim(trace_id: str) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 
 import accounts.signals
 import oauth.signals
@@ -176,6 +176,74 @@ def id_token_verified(
     )
 
 
+def logout_token_verified(
+    app: Flask,
+    *,
+    provider: oauth.Provider,
+    header: Mapping[str, Any],
+    claims: Mapping[str, Any],
+    **facts: Any,
+) -> None:
+    """A provider's back-channel logout token passed its checks: kept for the sessions it ends
+    (this request is the provider's, not a browser's, so nothing is recorded for it here)."""
+    if not _listening():
+        return
+    checks = [
+        (
+            "signature",
+            f"{header.get('alg')} with key {header.get('kid', '(only key)')} "
+            "from the provider's jwks_uri: valid",
+        ),
+        ("typ", "logout+jwt, or absent"),
+        ("iss", "equals the configured issuer"),
+        ("aud", "is exactly this app's client id"),
+        ("iat", "recent, not in the future"),
+        ("exp", "in the future" if "exp" in claims else "absent (allowed)"),
+        ("events", "holds the back-channel logout event"),
+        ("nonce", "absent, so no ID token can pass for a logout token"),
+        ("jti", "never accepted before, on any instance (checked in the database)"),
+    ]
+    g.flow_logout_token = flow_trace.step(
+        flow_trace.AUTHORIZATION_SERVER,
+        flow_trace.CLIENT,
+        f"POST /backchannel-logout/{provider.name}: a logout token, server to server",
+        [
+            *((f"header {name}", header[name]) for name in ("alg", "kid", "typ") if name in header),
+            *(
+                (f"claim {name}", claims[name])
+                for name in ("iss", "aud", "sub", "sid", "iat", "exp", "jti", "events")
+                if name in claims
+            ),
+            *((f"check {name}", result) for name, result in checks),
+        ],
+        note="No browser carried it: the provider called this app directly when your session "
+        "there ended.",
+    )
+
+
+def provider_ended_sessions(
+    app: Flask, *, provider: oauth.Provider, session_ids: list[int], **facts: Any
+) -> None:
+    """The sessions a logout token named have ended: each browser sees why when it comes back."""
+    message = g.pop("flow_logout_token", None)
+    if message is None or not _listening():
+        return
+    ended = flow_trace.step(
+        flow_trace.CLIENT,
+        flow_trace.CLIENT,
+        f"Session ended by {provider.title}",
+        [("sessions ended", len(session_ids))],
+        note="The next request in this browser is signed out and told why.",
+    )
+    flow_trace.record_for_ended_sessions(session_ids, [message, ended])
+
+
+def ended_session_noticed(app: Flask, *, session, **facts: Any) -> None:
+    """A browser whose session ended elsewhere came back: the steps that ended it join its trace."""
+    if _listening():
+        flow_trace.adopt_steps_of_ended_session(session.id)
+
+
 def api_request_sent(
     app: Flask, *, provider: oauth.Provider, method: str, url: str, access_token: str, **facts: Any
 ) -> None:
@@ -258,6 +326,9 @@ RECEIVERS = (
     (oauth.signals.token_request_sent, token_request_sent),
     (oauth.signals.token_response_received, token_response_received),
     (oauth.signals.id_token_verified, id_token_verified),
+    (oauth.signals.logout_token_verified, logout_token_verified),
+    (accounts.signals.provider_ended_sessions, provider_ended_sessions),
+    (accounts.signals.ended_session_noticed, ended_session_noticed),
     (oauth.signals.api_request_sent, api_request_sent),
     (oauth.signals.api_response_received, api_response_received),
     (accounts.signals.signed_in, signed_in),

@@ -1,6 +1,7 @@
 """The OAuth 2.0 / OpenID Connect client engine, provider-agnostic: pooled HTTP, discovery and
 keys, the authorization request, the token endpoint, ID tokens, userinfo and the provider's API,
-RP-initiated logout, typed errors, and the signals it sends about what happened (`oauth.signals`).
+RP-initiated logout and back-channel logout tokens, typed errors, and the signals it sends about
+what happened (`oauth.signals`).
 
 Callers import this package and use its functions (`oauth.fetch_profile(...)`), so the call site
 shows the layer and a test can patch one place.
@@ -16,7 +17,9 @@ from oauth.errors import (
     SignInCancelled,
     SignInRejected,
 )
-from oauth.logout import end_session_endpoint, end_session_url
+from oauth.logout import backchannel_logout_supported, end_session_endpoint, end_session_url
+from oauth.logout_token import LogoutTokenRejected
+from oauth.logout_token import validate as validate_logout_token
 from oauth.metadata import cached_metadata, check
 from oauth.provider import Profile, Provider
 from oauth.signin import (
@@ -33,6 +36,7 @@ __all__ = [
     "AuthorizationRequest",
     "GrantRevoked",
     "Identity",
+    "LogoutTokenRejected",
     "Profile",
     "Provider",
     "ProviderError",
@@ -42,6 +46,7 @@ __all__ = [
     "SignInRejected",
     "SignInResult",
     "authorization_request",
+    "backchannel_logout_supported",
     "cached_metadata",
     "check",
     "end_session_endpoint",
@@ -51,4 +56,5 @@ __all__ = [
     "redirect_uri",
     "refresh",
     "revoke",
+    "validate_logout_token",
 ]

@@ -1,5 +1,6 @@
-"""Ending the session at the provider too (OpenID Connect RP-Initiated Logout 1.0), for providers
-that publish an `end_session_endpoint`.
+"""Signing out with the provider: ending the session there too (OpenID Connect RP-Initiated
+Logout 1.0, for providers that publish an `end_session_endpoint`), and whether the provider ends
+sessions here when a person signs out there (Back-Channel Logout 1.0; see `logout_token`).
 """
 
 from __future__ import annotations
@@ -43,3 +44,15 @@ def end_session_url(
         params["id_token_hint"] = id_token
     separator = "&" if "?" in endpoint else "?"
     return endpoint + separator + urlencode(params)
+
+
+def backchannel_logout_supported(provider: Provider) -> bool | None:
+    """Whether the provider's discovery document says it sends back-channel logout tokens (and
+    with `sid`, when `backchannel_logout_session_supported`); None when it cannot be asked now."""
+    if not provider.is_oidc:
+        return False
+    try:
+        document = metadata.server_metadata(provider)
+    except ProviderError:
+        return None
+    return document.get("backchannel_logout_supported") is True

@@ -54,3 +54,8 @@ class Provider:
     def redirect_uri(self, base_url: str) -> str:
         """The exact redirect URI to register at the provider."""
         return f"{base_url}/callback/{self.name}"
+
+    def backchannel_logout_uri(self, base_url: str) -> str:
+        """Where the provider POSTs its logout tokens (OIDC Back-Channel Logout), to register
+        beside the redirect URI."""
+        return f"{base_url}/backchannel-logout/{self.name}"

@@ -70,6 +70,15 @@ id_token_verified = namespace.signal(
     """,
 )
 
+logout_token_verified = namespace.signal(
+    "logout-token-verified",
+    doc="""A back-channel logout token passed every check (signature, typ, iss, aud, iat, exp, jti,
+    events, sub or sid, no nonce); whether it was already used is checked next, in the database.
+
+    provider: the Provider; header: its JOSE header; claims: its verified claims.
+    """,
+)
+
 api_request_sent = namespace.signal(
     "api-request-sent",
     doc="""A call to the provider's API (or userinfo) with a user's access token is going out.

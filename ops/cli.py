@@ -28,6 +28,9 @@ def providers_command(check: bool) -> None:
         click.echo(
             f"{provider.name:<10} {provider.title:<20} {kind}\n           redirect URI: {uri}"
         )
+        if provider.is_oidc:
+            backchannel = provider.backchannel_logout_uri(current_app.config["BASE_URL"])
+            click.echo(f"           back-channel logout URI: {backchannel}")
         if check:
             failed = failed or problem is not None
             click.echo(f"           check: {problem or 'ok'}")

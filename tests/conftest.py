@@ -59,6 +59,8 @@ def pytest_xdist_make_scheduler(config, log):
             path = nodeid.split("::", 1)[0]
             if path.startswith("tests/e2e/browser/"):
                 return "tests/e2e/browser/"
+            if path.startswith("tests/interop/"):
+                return "tests/interop/"
             if path.startswith("tests/e2e/"):
                 return path
             return nodeid

@@ -89,6 +89,8 @@ class Grant:
     username: str
     scope: str
     auth_time: int
+    #: The provider's sign-in session (OIDC `sid`): back-channel logout tokens name it.
+    sid: str = ""
     revoked: bool = False
 
 
@@ -197,6 +199,7 @@ class FakeProvider:
             "iat": now,
             "exp": now + ID_TOKEN_LIFETIME,
             "auth_time": grant.auth_time,
+            "sid": grant.sid,
         }
         # Refreshed ID tokens carry no nonce (OIDC Core section 12.2).
         if nonce:
@@ -395,11 +398,14 @@ class FakeProvider:
         session.clear()
         session["username"] = username
         session["auth_time"] = int(time.time())
+        session["sid"] = secrets.token_urlsafe(12)
         if request.form.get("decision", "").lower() != "allow":
             return answer(error="access_denied")
         code = secrets.token_urlsafe(32)
         with self._lock:
-            grant = Grant(client.client_id, username, scope, session["auth_time"])
+            grant = Grant(
+                client.client_id, username, scope, session["auth_time"], sid=session["sid"]
+            )
             self.codes[code] = Code(
                 grant, redirect_uri, nonce, challenge, time.time() + CODE_LIFETIME
             )

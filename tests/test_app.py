@@ -223,9 +223,9 @@ def test_the_migrations_match_the_models(tmp_path, provider):
         check()  # raises when a model change has no migration
 
 
-def test_the_session_token_migration_gives_existing_users_a_token(tmp_path, provider):
-    from flask_migrate import upgrade
-    from sqlalchemy import text
+def test_the_session_migrations_keep_existing_users(tmp_path, provider):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
 
     from extensions import db
     from tests.conftest import client_config
@@ -237,9 +237,16 @@ def test_the_session_token_migration_gives_existing_users_a_token(tmp_path, prov
             text("INSERT INTO users (display_name, created_at) VALUES ('Old', CURRENT_TIMESTAMP)")
         )
         db.session.commit()
-        upgrade()
+        upgrade(revision="0005")
         token = db.session.execute(text("SELECT session_token FROM users")).scalar_one()
-    assert len(token) >= 32
+        assert len(token) >= 32
+        # Sessions become rows: the per-user token goes, the user stays.
+        upgrade()
+        assert "session_token" not in {c["name"] for c in inspect(db.engine).get_columns("users")}
+        assert db.session.execute(text("SELECT display_name FROM users")).scalar_one() == "Old"
+        downgrade(revision="0005")
+        token = db.session.execute(text("SELECT session_token FROM users")).scalar_one()
+        assert len(token) >= 32
 
 
 PRODUCTION = {

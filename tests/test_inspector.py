@@ -11,10 +11,11 @@ from accounts import tokens
 from extensions import db
 from inspector import flow_trace
 from inspector.models import FlowStep
-from models import LinkedAccount, utcnow
+from models import LinkedAccount, UserSession, utcnow
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Flow, client_config
 from tests.forms import csrf_token
 from tests.live_provider import query
+from tests.test_backchannel_logout import deliver, logout_token
 
 
 def inspector(client) -> str:
@@ -158,15 +159,18 @@ def test_after_sign_out_the_inspector_shows_nothing_of_the_previous_person(flow,
     assert stored_steps(app) == []
 
 
-def test_signing_out_clears_the_trace_in_every_browser_of_that_person(flow, app, provider):
+def test_signing_out_clears_this_browsers_trace_and_leaves_the_others(flow, app, provider):
     other_browser = Flow(app.test_client(), provider)
     other_browser.sign_in("alice")
     flow.sign_in("alice")
+    before = len(stored_steps(app))
 
     sign_out(flow.client)
 
-    assert "Alice Liddell" not in inspector(other_browser.client)
-    assert stored_steps(app) == []
+    assert "Nothing recorded yet" in inspector(flow.client)
+    # The other browser is still signed in, with the trace of its own sign-in.
+    assert "Alice Liddell" in inspector(other_browser.client)
+    assert 0 < len(stored_steps(app)) < before
 
 
 def test_deleting_the_account_deletes_its_trace_in_every_browser(flow, app, provider):
@@ -274,3 +278,24 @@ def test_secrets_are_redacted_by_name_whatever_a_call_site_passes():
     )
     url = flow_trace.shown("Location", "https://p.example/end?id_token_hint=a.b.c&state=s%2B1&x=1")
     assert url == f"https://p.example/end?id_token_hint=(redacted)&state={digest('s+1')}…&x=1"
+
+
+def test_a_logout_token_from_the_provider_shows_in_the_trace_of_the_session_it_ended(
+    flow, app, provider
+):
+    flow.sign_in("alice")
+    with app.app_context():
+        sid = db.session.execute(select(UserSession.sid)).scalar_one()
+    token = logout_token(provider, sid=sid)
+    assert deliver(app.test_client(), token).status_code == 200
+
+    flow.client.get("/profile")  # signed out, and told why
+    text = inspector(flow.client)
+
+    assert "POST /backchannel-logout/demo" in text
+    assert "holds the back-channel logout event" in text
+    assert sid in text
+    assert "Session ended by Demo Provider" in text
+    # The token itself is never kept: only its claims and the checks it passed.
+    assert token not in text
+    assert token.split(".")[2] not in text

@@ -9,8 +9,9 @@ from urllib.parse import unquote
 from sqlalchemy import func, select
 
 import accounts
+from accounts import sessions
 from extensions import db
-from models import LinkedAccount, LoginAttempt, User
+from models import LinkedAccount, LoginAttempt, User, UserSession
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
 from tests.forms import csrf_token
 from tests.live_provider import query
@@ -295,29 +296,28 @@ def test_no_remember_me_cookie_is_ever_set(flow, client):
 def test_the_signed_in_read_holds_no_transaction_and_later_writes_still_commit(flow, app):
     flow.sign_in("alice")
     with app.app_context():
-        stored = db.session.execute(select(User)).scalar_one()
-        session_id = f"{stored.id}:{stored.session_token}"
+        key = db.session.execute(select(UserSession.key)).scalar_one()
         db.session.remove()  # a new request's session
 
-        user = accounts.load_user(session_id)
+        user = accounts.load_user(key)
 
         # Read and done: no transaction (and no connection) held while the page calls the
         # provider, and the user and links stay usable.
         assert not db.session().in_transaction()
         assert [link.provider for link in user.linked_accounts] == ["demo"]
         # A write later in the request begins its own transaction, and it commits.
-        accounts.end_all_sessions(user)
+        sessions.end(user.current_session)
         db.session.remove()
-        assert accounts.load_user(session_id) is None
+        assert accounts.load_user(key) is None
 
 
 def test_the_signed_in_read_joins_a_transaction_the_request_already_began(flow, app):
     flow.sign_in("alice")
     with app.app_context():
-        stored = db.session.execute(select(User)).scalar_one()
+        stored = db.session.execute(select(UserSession)).scalar_one()
 
-        user = accounts.load_user(f"{stored.id}:{stored.session_token}")
+        user = accounts.load_user(stored.key)
 
         # Left open for the code that began it, which will commit or roll back itself.
-        assert user is stored
+        assert user is stored.user
         assert db.session().in_transaction()

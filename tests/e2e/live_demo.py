@@ -1,10 +1,12 @@
 """The demo provider served live on 127.0.0.1 with a request recorder (its own instance folder,
-database and keys), and a person's browser at its pages: signs in with a password, answers
-consent. For the end-to-end tests and the benchmarks; the client's own tests use the fake.
+database and keys), its clients registered for back-channel logout as app.py registers the
+embedded one, and a person's browser at its pages: signs in with a password, answers consent.
+For the end-to-end tests and the benchmarks; the client's own tests use the fake.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import requests
@@ -15,6 +17,9 @@ from tests.forms import forms
 from tests.live_provider import LiveProvider, LiveServer, Recorder
 
 PASSWORDS = {"alice": "wonderland", "bob": "builder"}
+# A client's redirect URI `<base>/callback/<provider>`, whose back-channel logout endpoint is
+# `<base>/backchannel-logout/<provider>`.
+_CALLBACK_PATH = re.compile(r"(?P<base>.*)/callback/(?P<provider>[a-z0-9_-]+)")
 
 
 def serve_demo_provider(instance_path: str, clients: list[dict]) -> tuple[LiveProvider, LiveServer]:
@@ -29,13 +34,32 @@ def serve_demo_provider(instance_path: str, clients: list[dict]) -> tuple[LivePr
         {
             "DEMO_PROVIDER_ISSUER": server.url,
             "DEMO_PROVIDER_ACCESS_TOKEN_TTL": 300,
-            "DEMO_PROVIDER_CLIENTS": clients,
+            "DEMO_PROVIDER_CLIENTS": [with_backchannel_logout(client) for client in clients],
         },
         instance_path=instance_path,
     )
     recorder.app = provider_app
     server.start()
     return LiveProvider(issuer=server.url, recorder=recorder, app=provider_app), server
+
+
+def with_backchannel_logout(registration: dict) -> dict:
+    """The registration with the client's `backchannel_logout_uri` beside its callback, as
+    app.py registers the embedded provider's client; one that names its own, or has no
+    `<base>/callback/<provider>` redirect URI, is left as it is.
+    """
+    if "backchannel_logout_uri" in registration:
+        return registration
+    for uri in registration.get("redirect_uris", []):
+        parts = urlsplit(uri)
+        match = _CALLBACK_PATH.fullmatch(parts.path)
+        if match is not None:
+            path = f"{match['base']}/backchannel-logout/{match['provider']}"
+            return {
+                **registration,
+                "backchannel_logout_uri": parts._replace(path=path, query="").geturl(),
+            }
+    return registration
 
 
 class ProviderBrowser:
