@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "PROVIDER_METADATA_TTL": 3600,
     "JWKS_MIN_REFETCH_INTERVAL": 60,
     "ID_TOKEN_LEEWAY": 60,
+    # Seconds since the person last proved who they are at the provider, after which deleting
+    # the account or unlinking a provider asks them to sign in there again first.
+    "REAUTH_MAX_AGE": 300,
     "DEMO_PROVIDER_ENABLED": None,
     "DEMO_PROVIDER_EMBEDDED": None,
     # The flow inspector shows each step of the OAuth flow (redacted): for learning, not for
@@ -101,6 +104,7 @@ ENVIRONMENT: dict[str, type] = {
     "PROVIDER_METADATA_TTL": int,
     "JWKS_MIN_REFETCH_INTERVAL": int,
     "ID_TOKEN_LEEWAY": int,
+    "REAUTH_MAX_AGE": int,
     "DEMO_PROVIDER_ENABLED": bool,
     "DEMO_PROVIDER_EMBEDDED": bool,
     "FLOW_INSPECTOR_ENABLED": bool,
@@ -120,7 +124,7 @@ ENVIRONMENT: dict[str, type] = {
 # Per-provider settings, `<NAME>_<SETTING>`, read from the environment for any name: which
 # providers exist is the registry's business (providers/registry.py), so a new provider module
 # needs no list here to have its variables read.
-PROVIDER_SETTINGS = ("CLIENT_ID", "CLIENT_SECRET", "ISSUER", "SCOPE", "TITLE")
+PROVIDER_SETTINGS = ("CLIENT_ID", "CLIENT_SECRET", "ISSUER", "SCOPE", "TITLE", "ACR_VALUES")
 _PROVIDER_VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]*_(?:" + "|".join(PROVIDER_SETTINGS) + r")$")
 
 DEV_SECRETS_FILE = "dev-secrets.json"

@@ -192,7 +192,12 @@ class LoginAttempt(db.Model):
     nonce: Mapped[str] = mapped_column(String(128))
     code_verifier_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     next_url: Mapped[str | None] = mapped_column(String(2048))
-    # Set when a signed-in user links another provider; the callback must run as that user.
+    # Set when a signed-in user links another provider or proves who they are again; the
+    # callback must run as that user.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: The irreversible action a re-authentication was asked for ("delete_account",
+    #: "unlink:<provider>"): kept here, never in the URL, and carried out only once the person
+    #: has proven who they are.
+    action: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -23,7 +23,12 @@ def attempt_id(state: str) -> str:
 
 
 def create(
-    provider: str, request: AuthorizationRequest, *, next_url: str | None, user_id: int | None
+    provider: str,
+    request: AuthorizationRequest,
+    *,
+    next_url: str | None,
+    user_id: int | None,
+    action: str | None = None,
 ) -> str:
     """Record a started sign-in and return its id, for the browser's session to hold."""
     now = utcnow()
@@ -36,6 +41,7 @@ def create(
         code_verifier_ciphertext=tokens.encrypt(request.code_verifier),
         next_url=next_url,
         user_id=user_id,
+        action=action,
         created_at=now,
         expires_at=now + timedelta(seconds=current_app.config["LOGIN_ATTEMPT_TTL"]),
     )

@@ -6,6 +6,7 @@ every copy of its cookie: by the person (sign-out, from the sessions page) or by
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ _SESSION_BY_KEY = (
 )
 
 
-def start(user: User, *, provider: str, claims: dict[str, Any], user_agent: str) -> UserSession:
+def start(user: User, *, provider: str, claims: Mapping[str, Any], user_agent: str) -> UserSession:
     """Begin a session for `user` signed in through `provider`, and commit it.
 
     `claims` are the verified ID token's (empty for OAuth-only providers): `sub` and `sid` let
@@ -44,7 +45,7 @@ def start(user: User, *, provider: str, claims: dict[str, Any], user_agent: str)
         subject=_text_claim(claims, "sub"),
         sid=_text_claim(claims, "sid"),
         browser=browsers.describe(user_agent),
-        authenticated_at=_auth_time(claims) or now,
+        authenticated_at=auth_time(claims) or now,
         created_at=now,
         last_seen_at=now,
     )
@@ -80,6 +81,12 @@ def active(user: User) -> list[UserSession]:
             .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
         ).scalars()
     )
+
+
+def reauthenticated(record: UserSession, at: datetime) -> None:
+    """The person proved who they are again, at `at`; commit."""
+    record.authenticated_at = at
+    db.session.commit()
 
 
 def end(record: UserSession, reason: str = SessionEnd.SIGNED_OUT) -> None:
@@ -174,12 +181,12 @@ def _mark_seen(record: UserSession) -> None:
     set_committed_value(record, "last_seen_at", now)
 
 
-def _text_claim(claims: dict[str, Any], name: str) -> str | None:
+def _text_claim(claims: Mapping[str, Any], name: str) -> str | None:
     value = claims.get(name)
     return value if isinstance(value, str) and 0 < len(value) <= 255 else None
 
 
-def _auth_time(claims: dict[str, Any]) -> datetime | None:
+def auth_time(claims: Mapping[str, Any]) -> datetime | None:
     """The ID token's `auth_time` (Core §2), when it is a plausible number of seconds."""
     value = claims.get("auth_time")
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -19,7 +19,7 @@ import accounts
 import oauth
 import providers
 from accounts import login_attempts, sessions, signals, tokens
-from blueprints import sign_in_start
+from blueprints import irreversible, sign_in_start
 from blueprints.next_url import safe_next_url
 from extensions import limiter
 from ops import security_events
@@ -89,6 +89,8 @@ def finish(provider_name: str):
     except oauth.ProviderError as error:
         return _error_page(provider, error)
 
+    if attempt.action is not None:
+        return irreversible.finish(provider, result, attempt)
     if linking:
         return _finish_link(provider, result)
     try:

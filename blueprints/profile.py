@@ -5,13 +5,13 @@ the account's changes: link another provider, unlink one, delete the account (al
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 
 import accounts
 import oauth
 import providers
 from accounts import linked_profiles, sessions, tokens
-from blueprints import sign_in_start
+from blueprints import irreversible, sign_in_start
 from extensions import limiter
 
 bp = Blueprint("profile", __name__)
@@ -70,21 +70,11 @@ def refresh(provider_name: str):
 @bp.post("/profile/unlink/<provider_name>")
 @login_required
 def unlink(provider_name: str):
-    provider = providers.get(provider_name)
-    title = provider.title if provider else provider_name
-    try:
-        accounts.unlink(current_user, provider_name, provider_title=title)
-    except LookupError:
-        if provider is None:
-            abort(404)
-        # Already unlinked (a second click, another tab): the person's wish is fulfilled.
-        flash(f"{title} is not linked to your account.", "info")
-        return redirect(url_for("profile.show"), code=303)
-    except accounts.AccountRuleError as error:
-        flash(error.message, "error")
-        return redirect(url_for("profile.show"), code=303)
-    flash(f"{title} is no longer linked. This site no longer holds its tokens.", "info")
-    return redirect(url_for("profile.show"), code=303)
+    action = irreversible.unlink_action(provider_name)
+    if accounts.link_of(current_user, provider_name) is None:
+        # Nothing to undo (unknown, or unlinked in another tab): said at once, no proof needed.
+        return irreversible.carry_out(action)
+    return irreversible.request_action(action)
 
 
 @bp.post("/profile/delete")
@@ -93,7 +83,4 @@ def delete():
     if request.form.get("confirm") != "yes":
         flash("Tick the box to confirm that you want to delete your account.", "error")
         return redirect(url_for("profile.show"), code=303)
-    accounts.delete(current_user._get_current_object())
-    logout_user()
-    flash("Your account and every token this site held for it are deleted.", "info")
-    return redirect(url_for("login.home"), code=303)
+    return irreversible.request_action(irreversible.DELETE_ACCOUNT)

@@ -19,14 +19,20 @@ def rate_limit() -> str:
     return current_app.config["SIGN_IN_RATE_LIMIT"]
 
 
-def send_to_provider(provider: oauth.Provider, *, next_url: str | None, user_id: int | None):
+def send_to_provider(
+    provider: oauth.Provider,
+    *,
+    next_url: str | None,
+    user_id: int | None,
+    action: str | None = None,
+):
     """Start the authorization code flow: remember the attempt, redirect the browser (303).
 
-    `user_id` is set when a signed-in user links the provider; the callback then completes only
-    in that user's session.
+    `user_id` is set when a signed-in user links the provider, or proves who they are again
+    before the irreversible `action`; the callback then completes only in that user's session.
     """
     try:
-        authorization = oauth.authorization_request(provider)
+        authorization = oauth.authorization_request(provider, reauthenticate=action is not None)
     except oauth.ProviderError as error:
         security_events.emit(
             "sign_in_start", outcome="failed", reason=error.reason, provider=provider.name
@@ -34,7 +40,7 @@ def send_to_provider(provider: oauth.Provider, *, next_url: str | None, user_id:
         return render_template("callback/error.html", error=error, provider=provider), error.status
 
     attempt = login_attempts.create(
-        provider.name, authorization, next_url=next_url, user_id=user_id
+        provider.name, authorization, next_url=next_url, user_id=user_id, action=action
     )
     signals.sign_in_started.announce(
         provider=provider, authorization_url=authorization.url, linking=user_id is not None

@@ -43,6 +43,9 @@ class Provider:
     #: Signature algorithms accepted on ID tokens: pinned, never `none`, never taken from the token.
     id_token_algorithms: tuple[str, ...] = ("RS256",)
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+    #: Authentication context classes to ask for (`acr_values`, space-separated; OpenID Connect
+    #: only): sent with every authorization request, and the ID token's `acr` must be one of them.
+    acr_values: str | None = None
     #: What separates the scopes in its token responses: a space (RFC 6749 §3.3), or a comma
     #: for GitHub. Scopes are stored space-separated either way.
     granted_scope_separator: str = " "

@@ -60,8 +60,14 @@ def redirect_uri(provider: Provider) -> str:
     return provider.redirect_uri(current_app.config["BASE_URL"])
 
 
-def authorization_request(provider: Provider) -> AuthorizationRequest:
-    """A fresh authorization request: new state, nonce and PKCE verifier every time."""
+def authorization_request(
+    provider: Provider, *, reauthenticate: bool = False
+) -> AuthorizationRequest:
+    """A fresh authorization request: new state, nonce and PKCE verifier every time.
+
+    `reauthenticate` asks the provider to have the person prove who they are again, now
+    (`max_age=0` and `prompt=login`, OIDC Core §3.1.2.1), before an irreversible action.
+    """
     endpoints = metadata.server_metadata(provider)
     # state: ties the response to this browser (CSRF); nonce: ties the ID token to this
     # request (token injection); the PKCE verifier: ties the code to this client instance
@@ -72,6 +78,12 @@ def authorization_request(provider: Provider) -> AuthorizationRequest:
     extra = dict(provider.extra_authorize_params)
     if provider.is_oidc:
         extra["nonce"] = nonce
+        if provider.acr_values:
+            extra["acr_values"] = provider.acr_values
+        if reauthenticate:
+            # max_age=0 obliges the provider to return auth_time, which the callback checks;
+            # prompt=login is for providers that honour only that.
+            extra.update(max_age="0", prompt="login")
     client = http.oauth_session(provider, redirect_uri=redirect_uri(provider), scope=provider.scope)
     url, _ = client.create_authorization_url(
         endpoints["authorization_endpoint"], state=state, code_verifier=code_verifier, **extra
@@ -185,6 +197,13 @@ def _oidc_identity(provider: Provider, token: Mapping[str, Any], nonce: str) -> 
     claims = idtoken.validate(
         provider, token["id_token"], nonce=nonce, access_token=token["access_token"]
     )
+    if provider.acr_values and claims.get("acr") not in provider.acr_values.split():
+        # We asked for these authentication levels; a provider may answer with a weaker one
+        # (acr_values is a request, not a guarantee), so the answer is checked here.
+        raise SignInRejected(
+            "acr_not_satisfied",
+            f"{provider.title} did not confirm the sign-in method this site requires.",
+        )
     userinfo: Mapping[str, Any] = {}
     if "userinfo_endpoint" in metadata.server_metadata(provider):
         userinfo = api.get_json(
@@ -211,5 +230,7 @@ def _oidc_identity(provider: Provider, token: Mapping[str, Any], nonce: str) -> 
         display_name=display_name[:200],
         email=merged.get("email") if isinstance(merged.get("email"), str) else None,
         email_verified=merged.get("email_verified") is True,
-        claims=merged,
+        # The ID token's own claims win: userinfo is not signed, and `sid`, `auth_time` and
+        # `acr` must come from the token that was verified.
+        claims={**merged, **claims},
     )

@@ -34,6 +34,8 @@ def providers_command(check: bool) -> None:
         if check:
             failed = failed or problem is not None
             click.echo(f"           check: {problem or 'ok'}")
+            if provider.is_oidc and problem is None:
+                click.echo(f"           back-channel logout: {_backchannel_support(provider)}")
     if failed:
         raise SystemExit(1)
 
@@ -62,6 +64,14 @@ def doctor_command(online: bool, workshop: bool) -> None:
             click.echo(f"{level:<8} {'provider ' + provider.name:<24} {problem or 'reachable'}")
     if any(finding.level == doctor.ERROR for finding in findings):
         raise SystemExit(1)
+
+
+def _backchannel_support(provider) -> str:
+    if oauth.backchannel_logout_supported(provider):
+        return "supported (register the URI above at the provider)"
+    return (
+        "not advertised in its discovery document: a sign-out there does not end the session here"
+    )
 
 
 def _redirect_uris_and_checks(configured, check: bool):
@@ -99,10 +109,12 @@ def refresh_expiring_command(within: int) -> None:
 @tokens_group.command("purge")
 @click.option("--older-than-days", default=90, show_default=True)
 def purge_command(older_than_days: int) -> None:
-    """Delete expired sign-in attempts and long-dead links (never a user's last one)."""
+    """Delete expired sign-in attempts, old sessions and logout tokens, and long-dead links
+    (never a user's last one)."""
     purged = maintenance.purge(timedelta(days=older_than_days))
     click.echo(
-        f"removed {purged.attempts} expired sign-in attempts and {purged.links} dead links; "
+        f"removed {purged.attempts} expired sign-in attempts, {purged.sessions} old sessions, "
+        f"{purged.logout_tokens} remembered logout tokens and {purged.links} dead links; "
         f"kept {purged.kept} dead links that are their user's only sign-in method"
     )
 

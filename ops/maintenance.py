@@ -8,12 +8,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from cryptography.fernet import InvalidToken
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 import oauth
 from accounts import row_locks, tokens
 from extensions import db
-from models import LinkedAccount, LinkStatus, LoginAttempt, utcnow
+from models import (
+    AcceptedLogoutToken,
+    LinkedAccount,
+    LinkStatus,
+    LoginAttempt,
+    UserSession,
+    utcnow,
+)
 
 CIPHERTEXT_COLUMNS = ("access_token_ciphertext", "refresh_token_ciphertext", "id_token_ciphertext")
 
@@ -93,13 +100,28 @@ class Purged:
     links: int
     #: Dead links left in place because they are their user's only way to sign in.
     kept: int
+    #: Sessions that ended (or were idle past the session lifetime) longer than `older_than` ago.
+    sessions: int = 0
+    #: Accepted logout tokens too old to pass their `iat` check again.
+    logout_tokens: int = 0
 
 
 def purge(older_than: timedelta) -> Purged:
-    """Delete expired sign-in attempts, and links left needing reconnection for longer than
-    `older_than` when their user can still sign in another way."""
+    """Delete expired sign-in attempts, sessions ended or idle for longer than `older_than`,
+    remembered logout tokens past their time, and links left needing reconnection for longer
+    than `older_than` when their user can still sign in another way."""
     now = utcnow()
     attempts = db.session.execute(delete(LoginAttempt).where(LoginAttempt.expires_at < now))
+    sessions = db.session.execute(
+        delete(UserSession).where(
+            or_(
+                UserSession.ended_at < now - older_than, UserSession.last_seen_at < now - older_than
+            )
+        )
+    )
+    logout_tokens = db.session.execute(
+        delete(AcceptedLogoutToken).where(AcceptedLogoutToken.expires_at < now)
+    )
     dead = db.session.scalars(
         select(LinkedAccount).where(
             LinkedAccount.status == LinkStatus.RECONNECT_NEEDED,
@@ -114,4 +136,10 @@ def purge(older_than: timedelta) -> Purged:
         else:
             kept += 1
     db.session.commit()
-    return Purged(attempts=attempts.rowcount, links=links, kept=kept)
+    return Purged(
+        attempts=attempts.rowcount,
+        links=links,
+        kept=kept,
+        sessions=sessions.rowcount,
+        logout_tokens=logout_tokens.rowcount,
+    )

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from oauth.provider import Profile, Provider
+from providers import settings
 
 NAME = "demo"
 TITLE = "Demo Provider"
@@ -43,6 +44,7 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
             client_id=config["DEMO_CLIENT_ID"],
             client_secret=config["DEMO_CLIENT_SECRET"],
             scope=config.get("DEMO_SCOPE") or SCOPE,
+            acr_values=settings.acr_values(config, NAME),
             issuer=config["DEMO_ISSUER"].rstrip("/"),
             profile_endpoint="profile_endpoint",
             map_profile=map_profile,

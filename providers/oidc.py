@@ -11,6 +11,7 @@ from typing import Any
 
 from config import ConfigurationError, provider_names
 from oauth.provider import Profile, Provider
+from providers import settings
 
 DEFAULT_SCOPE = "openid profile email"
 # A name is a slug used in URLs, configuration prefixes and the database alike.
@@ -58,6 +59,7 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
                 client_id=config[f"{prefix}_CLIENT_ID"],
                 client_secret=config[f"{prefix}_CLIENT_SECRET"],
                 scope=config.get(f"{prefix}_SCOPE") or DEFAULT_SCOPE,
+                acr_values=settings.acr_values(config, name),
                 # Kept exactly as configured: the discovery document's issuer must equal it.
                 issuer=config[f"{prefix}_ISSUER"],
                 map_profile=map_profile,

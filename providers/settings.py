@@ -1,5 +1,6 @@
 """Reading a built-in provider's settings from configuration: `<NAME>_CLIENT_ID`,
-`<NAME>_CLIENT_SECRET` and the optional `<NAME>_SCOPE`, `<NAME>_TITLE` and `<NAME>_ISSUER`.
+`<NAME>_CLIENT_SECRET` and the optional `<NAME>_SCOPE`, `<NAME>_TITLE`, `<NAME>_ISSUER` and
+`<NAME>_ACR_VALUES`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def optional(config: Mapping[str, Any], name: str, setting: str, default: str) -
     return config.get(f"{name.upper()}_{setting}") or default
 
 
+def acr_values(config: Mapping[str, Any], name: str) -> str | None:
+    """`<NAME>_ACR_VALUES`: the authentication context classes to require, or None."""
+    value = " ".join(str(config.get(f"{name.upper()}_ACR_VALUES") or "").split())
+    return value or None
+
+
 def built_in(
     config: Mapping[str, Any], name: str, *, title: str, scope: str, **fields: Any
 ) -> list[Provider]:
@@ -51,6 +58,7 @@ def built_in(
             client_id=client_id,
             client_secret=client_secret,
             scope=optional(config, name, "SCOPE", scope),
+            acr_values=acr_values(config, name),
             **fields,
         )
     ]

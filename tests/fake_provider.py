@@ -303,6 +303,8 @@ class FakeProvider:
                 id_token_signing_alg_values_supported=[ALGORITHM],
                 subject_types_supported=["public"],
                 authorization_response_iss_parameter_supported=True,
+                backchannel_logout_supported=True,
+                backchannel_logout_session_supported=True,
             )
             response.headers["Cache-Control"] = "public, max-age=300"
             return response

@@ -18,7 +18,7 @@ from extensions import db
 from models import AcceptedLogoutToken, LinkedAccount, SessionEnd, UserSession
 from tests.conftest import CLIENT_ID, Flow
 from tests.fake_provider import subject_for
-from tests.misbehaving import forge, new_rsa_key, public_jwk
+from tests.misbehaving import MisbehavingProvider, forge, new_rsa_key, public_jwk
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 FORM = "application/x-www-form-urlencoded"
@@ -323,6 +323,16 @@ def test_an_unknown_provider_is_not_found_and_only_post_is_allowed(app, provider
     assert client.get("/backchannel-logout/demo").status_code == 405
 
 
-def test_the_providers_command_prints_the_backchannel_logout_uri(app):
+def test_the_providers_command_prints_the_backchannel_logout_uri_and_support(app):
     result = app.test_cli_runner().invoke(args=["providers"])
     assert "back-channel logout URI: http://localhost/backchannel-logout/demo" in result.output
+    checked = app.test_cli_runner().invoke(args=["providers", "--check"])
+    assert "back-channel logout: supported" in checked.output
+
+
+def test_the_providers_command_says_when_a_provider_does_not_advertise_it(app, provider):
+    MisbehavingProvider(provider).discovery(
+        lambda document: {**document, "backchannel_logout_supported": False}
+    )
+    checked = app.test_cli_runner().invoke(args=["providers", "--check"])
+    assert "back-channel logout: not advertised" in checked.output

@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import pytest
 import responses
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from accounts import tokens
 from extensions import db
-from models import LinkedAccount, utcnow
+from models import LinkedAccount, UserSession, utcnow
 from providers import github, gitlab
 from tests.fake_hosts import GITLAB_DISCOVERY, GOOGLE_DISCOVERY, OidcHost
+from tests.forms import csrf_token
 from tests.live_provider import query
 
 GITHUB_USER = {
@@ -355,3 +356,32 @@ def test_gitlab_profile_mapping_without_groups():
     profile = gitlab.map_profile({**GITLAB_USERINFO, "groups": []})
     assert profile.display_name == "Grace Hopper"
     assert all(label != "Groups" for label, _ in profile.details)
+
+
+def test_github_reauthentication_is_a_new_round_trip_and_says_what_it_cannot_prove(
+    flow, client, hosts, app
+):
+    state = query(flow.start("github"))["state"]
+    github_token_endpoint(hosts)
+    github_api(hosts)
+    client.get(f"/callback/github?code=a1b2c3d4e5&state={state}")
+    with app.app_context():  # signed in ten minutes ago
+        db.session.execute(
+            update(UserSession).values(authenticated_at=utcnow() - timedelta(minutes=10))
+        )
+        db.session.commit()
+    page = client.get("/profile").get_data(as_text=True)
+
+    answer = client.post("/profile/delete", data={"csrf_token": csrf_token(page), "confirm": "yes"})
+
+    # Sent to GitHub again (it has no max_age or prompt=login to ask for), the deletion waiting.
+    assert answer.headers["Location"].startswith(github.AUTHORIZATION_ENDPOINT + "?")
+    assert "max_age" not in query(answer.headers["Location"])
+    state = query(answer.headers["Location"])["state"]
+    done = client.get(f"/callback/github?code=f6e5d4c3b2&state={state}")
+    assert done.headers["Location"] == "/"
+    assert "cannot prove that you entered your password again" in client.get("/").get_data(
+        as_text=True
+    )
+    with app.app_context():
+        assert db.session.scalars(select(LinkedAccount)).first() is None

@@ -9,7 +9,15 @@ from sqlalchemy import func, select
 
 from accounts import tokens
 from extensions import db
-from models import LinkedAccount, LinkStatus, LoginAttempt, User, utcnow
+from models import (
+    AcceptedLogoutToken,
+    LinkedAccount,
+    LinkStatus,
+    LoginAttempt,
+    User,
+    UserSession,
+    utcnow,
+)
 
 
 def the_link() -> LinkedAccount:
@@ -121,13 +129,27 @@ def test_purge_removes_expired_attempts_and_dead_links_but_never_the_last_one(ap
                     code_verifier_ciphertext=tokens.encrypt("v"),
                     expires_at=long_ago,
                 ),
+                # Ended long ago, idle long ago, and one in use: only the first two go.
+                UserSession(user=both, ended_at=long_ago, last_seen_at=long_ago),
+                UserSession(user=both, last_seen_at=long_ago),
+                UserSession(user=single, browser="in use"),
+                AcceptedLogoutToken(issuer="https://idp.example", jti="old", expires_at=long_ago),
+                AcceptedLogoutToken(
+                    issuer="https://idp.example", jti="new", expires_at=utcnow() + timedelta(1)
+                ),
             ]
         )
         db.session.commit()
 
     result = runner.invoke(args=["tokens", "purge", "--older-than-days", "30"])
 
-    assert "removed 1 expired sign-in attempts and 1 dead links; kept 1" in result.output
+    assert (
+        "removed 1 expired sign-in attempts, 2 old sessions, 1 remembered logout tokens and "
+        "1 dead links; kept 1"
+    ) in result.output
+    with app.app_context():
+        assert list(db.session.scalars(select(UserSession.browser))) == ["in use"]
+        assert list(db.session.scalars(select(AcceptedLogoutToken.jti))) == ["new"]
     with app.app_context():
         remaining = db.session.execute(select(LinkedAccount.subject).order_by("subject")).scalars()
         assert list(remaining) == ["a", "c"]

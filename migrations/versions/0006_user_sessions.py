@@ -1,5 +1,6 @@
 """Sessions become rows (user_sessions), replacing the per-user session token; back-channel
-logout tokens already accepted are remembered (accepted_logout_tokens).
+logout tokens already accepted are remembered (accepted_logout_tokens); a pending sign-in may
+carry the irreversible action a re-authentication was asked for (login_attempts.action).
 
 Every browser signed in before this migration is signed out once: its cookie named the old
 per-user token, which no longer exists.
@@ -56,9 +57,13 @@ def upgrade():
         batch_op.create_index('ix_accepted_logout_tokens_expires_at', ['expires_at'], unique=False)
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('session_token')
+    with op.batch_alter_table('login_attempts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('action', sa.String(length=100), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('login_attempts', schema=None) as batch_op:
+        batch_op.drop_column('action')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('session_token', sa.String(length=64), nullable=True))
     users = sa.table('users', sa.column('id', sa.Integer), sa.column('session_token', sa.String))

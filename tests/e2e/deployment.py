@@ -1,6 +1,7 @@
 """A real deployment for tests and benchmarks, run by `deploy(...)`: a throwaway PostgreSQL
-database, the demo provider live on 127.0.0.1 with its recorder, gunicorn instances of the client
-sharing the database, and a browser that signs in through their pages. All stops on exit.
+database, the demo provider live on 127.0.0.1 with its recorder (sending its back-channel logout
+tokens to the deployment), gunicorn instances of the client sharing the database, and a browser
+that signs in through their pages and signs out at the provider's. All stops on exit.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from demo_provider import backchannel, signing
 from tests.e2e.live_demo import ProviderBrowser, serve_demo_provider
-from tests.forms import csrf_token
+from tests.forms import csrf_token, forms
 from tests.live_provider import LiveProvider
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +41,10 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 DEMO_CLIENT_ID = "reference-app"
 CORP_CLIENT_ID = "corp-app"
+# The tables `Deployment.count` may name (it puts the name into SQL).
+COUNTED_TABLES = frozenset(
+    {"users", "linked_accounts", "login_attempts", "user_sessions", "accepted_logout_tokens"}
+)
 
 
 @contextmanager
@@ -230,8 +236,39 @@ class Deployment:
             raise AssertionError(f"{len(rows)} links to {provider}; expected at most one")
         return dict(rows[0]._mapping) if rows else None
 
+    def session_rows(self) -> list[dict[str, Any]]:
+        """Every signed-in session stored here, oldest first, as raw column values."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(text("SELECT * FROM user_sessions ORDER BY id")).all()
+        return [dict(row._mapping) for row in rows]
+
+    def live(self, provider: str = "demo") -> LiveProvider:
+        """The live provider the client knows by that name."""
+        live = self.corp if provider == "corp" else self.provider
+        if live is None:
+            raise ValueError(f"no provider {provider} in this deployment")
+        return live
+
+    def wait_for_logout_deliveries(self, provider: str = "demo") -> None:
+        """Return once every back-channel logout token the provider has started sending is
+        delivered (they go from background threads, after its sign-out page has answered);
+        TimeoutError after ten seconds. A delivery is over once the client has answered, and
+        the client answers after committing, so its database is final by then."""
+        backchannel.sender(self.live(provider).app).flush(timeout=10.0)
+
+    def logout_token(self, subject: str, sid: str | None, provider: str = "demo") -> str:
+        """A logout token for this deployment's client, made and signed with the provider's own
+        key and code exactly as its sign-out sends one, but handed to the test instead."""
+        live = self.live(provider)
+        client_id = CORP_CLIENT_ID if provider == "corp" else DEMO_CLIENT_ID
+        claims = backchannel.logout_token_claims(
+            issuer=live.issuer, client_id=client_id, sub=subject, sid=sid
+        )
+        with live.app.app_context():
+            return backchannel.encode_logout_token(claims, signing.current_key())
+
     def count(self, table: str) -> int:
-        if table not in {"users", "linked_accounts", "login_attempts"}:
+        if table not in COUNTED_TABLES:
             raise ValueError(table)
         return self._scalar(f"SELECT count(*) FROM {table}")  # noqa: S608
 
@@ -376,6 +413,27 @@ class Browser:
             raise AssertionError(f"the provider sent the browser to {callback_url}")
         return callback_url
 
+    def sign_out_at_provider(self, provider: str = "demo") -> requests.Response:
+        """Press "Sign out" on the provider's home page, in the provider session this browser
+        signed in with; returns the provider's answer. The provider then tells the client over
+        the back channel: see `Deployment.wait_for_logout_deliveries`."""
+        browser = self._provider_browsers.get(provider)
+        if browser is None:
+            raise AssertionError(f"this browser never signed in at {provider}")
+        home = browser.http.get(browser.issuer + "/", timeout=HTTP_TIMEOUT)
+        sign_out = next(
+            (form for form in forms(home.text, home.url) if form.action.endswith("/logout")),
+            None,
+        )
+        if sign_out is None:
+            raise AssertionError(f"no sign-out form at {home.url}: {home.status_code}")
+        return browser.http.post(
+            sign_out.action,
+            data=sign_out.submission("Sign out"),
+            allow_redirects=False,
+            timeout=HTTP_TIMEOUT,
+        )
+
     def cookies(self) -> dict[str, str]:
         return self.http.cookies.get_dict()
 
@@ -399,19 +457,31 @@ class Browser:
 
 def concurrent_gets(urls: list[str], cookies: dict[str, str]) -> list[requests.Response]:
     """GET every URL from its own thread, all released at once by a barrier; in order."""
+    return _all_at_once("GET", urls, cookies=cookies)
+
+
+def concurrent_posts(urls: list[str], data: dict[str, str]) -> list[requests.Response]:
+    """POST the same form to every URL from its own thread, all released at once, with no
+    cookie (as one server calls another); in order."""
+    return _all_at_once("POST", urls, data=data)
+
+
+def _all_at_once(method: str, urls: list[str], **options: Any) -> list[requests.Response]:
+    """Send one request per URL, each from its own thread and connection, released together by
+    a barrier so that they reach the servers at the same moment; the answers in order."""
     barrier = threading.Barrier(len(urls), timeout=HTTP_TIMEOUT)
 
-    def get(url: str) -> requests.Response:
+    def send(url: str) -> requests.Response:
         http = requests.Session()
         http.trust_env = False
         try:
             barrier.wait()
-            return http.get(url, cookies=cookies, allow_redirects=False, timeout=HTTP_TIMEOUT)
+            return http.request(method, url, allow_redirects=False, timeout=HTTP_TIMEOUT, **options)
         finally:
             http.close()
 
     with ThreadPoolExecutor(max_workers=len(urls)) as pool:
-        return list(pool.map(get, urls, timeout=2 * HTTP_TIMEOUT))
+        return list(pool.map(send, urls, timeout=2 * HTTP_TIMEOUT))
 
 
 def _stop_all(instances: list[Instance]) -> None:
@@ -469,6 +539,9 @@ def deploy(
         base_url = f"http://127.0.0.1:{ports[0]}"
         client_secrets = {"demo": secrets.token_hex(16), "corp": secrets.token_hex(16)}
 
+        # Registered with the redirect URI on that address, the client is also registered (by
+        # serve_demo_provider) to receive back-channel logout tokens there: one URI per client,
+        # and whichever instance receives a token ends the sessions for all (shared database).
         provider, server = serve_demo_provider(
             str(workdir / "demo-provider"),
             [

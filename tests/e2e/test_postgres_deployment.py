@@ -1,6 +1,7 @@
 """The token lifecycle on a real deployment: two gunicorn instances with several workers each,
 sharing one PostgreSQL database, in front of the demo provider (refresh-token rotation and reuse
-detection on). Needs TEST_DATABASE_URL; skipped without it.
+detection on), and the provider ending sessions over the back channel. Needs TEST_DATABASE_URL;
+skipped without it.
 """
 
 from __future__ import annotations
@@ -9,12 +10,18 @@ import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography.fernet import Fernet
 
 from ops import pooled_connections
-from tests.e2e.deployment import DATABASE_URL_VARIABLE, concurrent_gets, deploy
+from tests.e2e.deployment import (
+    DATABASE_URL_VARIABLE,
+    concurrent_gets,
+    concurrent_posts,
+    deploy,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -25,6 +32,7 @@ pytestmark = [
 ]
 
 STORM = 50
+ENDED_BY_PROVIDER = "Demo Provider ended your session"
 TOKEN_COLUMNS = ("access_token_ciphertext", "refresh_token_ciphertext", "id_token_ciphertext")
 
 
@@ -114,6 +122,17 @@ def outcome(page) -> str:
 
 def assert_connected(page):
     assert outcome(page) == "live profile"
+
+
+def where_profile_leads(site, browser) -> list[str]:
+    """Where GET /profile leads on each instance, with the browser's cookie as it is now (the
+    answers do not change it, so each instance decides on its own): "profile" when it shows
+    the page, else the path it redirects to."""
+    answers = concurrent_gets([url + "/profile" for url in site.urls], browser.cookies())
+    return [
+        "profile" if answer.status_code == 200 else urlsplit(answer.headers["Location"]).path
+        for answer in answers
+    ]
 
 
 def bearer(recorded) -> str:
@@ -311,6 +330,64 @@ def test_deleting_the_account_while_the_provider_is_down_removes_user_and_tokens
     assert site.count("users") == 0
     assert site.count("linked_accounts") == 0
     assert alice.get("/profile", instance=0).status_code == 302
+
+
+# -- The provider ends sessions: OpenID Connect Back-Channel Logout ----------------------------
+
+
+def test_signing_out_at_the_provider_signs_the_browser_out_on_every_instance(site, alice):
+    (session,) = site.session_rows()
+    assert session["sid"]
+    assert where_profile_leads(site, alice) == ["profile", "profile"]
+
+    assert alice.sign_out_at_provider().status_code == 303
+    site.wait_for_logout_deliveries()
+
+    (session,) = site.session_rows()
+    assert session["ended_at"] is not None
+    assert session["end_reason"] == "provider"
+    assert where_profile_leads(site, alice) == ["/login", "/login"]
+    # The person is told who ended the session, once, by whichever instance sees it first.
+    assert alice.get("/profile", instance=1).status_code == 302
+    assert ENDED_BY_PROVIDER in alice.get("/login", instance=1).text
+    assert ENDED_BY_PROVIDER not in alice.get("/login", instance=0).text
+    assert alice.get("/profile", instance=0).status_code == 302
+
+
+def test_a_sign_out_at_the_provider_ends_only_the_browser_it_happened_in(site, alice):
+    other = site.browser()
+    assert other.sign_in("alice").status_code == 303
+    first, second = site.session_rows()
+    # One person, two browsers, so two sessions at the provider.
+    assert first["user_id"] == second["user_id"]
+    assert first["sid"] != second["sid"]
+
+    assert alice.sign_out_at_provider().status_code == 303
+    site.wait_for_logout_deliveries()
+
+    first, second = site.session_rows()
+    assert first["end_reason"] == "provider"
+    assert second["ended_at"] is None
+    assert where_profile_leads(site, alice) == ["/login", "/login"]
+    assert where_profile_leads(site, other) == ["profile", "profile"]
+
+
+def test_a_logout_token_delivered_to_both_instances_at_once_is_accepted_once(site, alice):
+    (session,) = site.session_rows()
+    token = site.logout_token(session["subject"], session["sid"])
+    accepted_before = site.count("accepted_logout_tokens")
+
+    answers = concurrent_posts(
+        [url + "/backchannel-logout/demo" for url in site.urls], {"logout_token": token}
+    )
+
+    assert sorted(answer.status_code for answer in answers) == [200, 400]
+    refused = next(answer for answer in answers if answer.status_code == 400)
+    assert refused.json()["error_description"] == "logout_token_replayed"
+    assert site.count("accepted_logout_tokens") == accepted_before + 1
+    (session,) = site.session_rows()
+    assert session["end_reason"] == "provider"
+    assert where_profile_leads(site, alice) == ["/login", "/login"]
 
 
 # -- Races: two tabs, two clicks, two instances -------------------------------------------------

@@ -82,9 +82,7 @@ def test_the_profile_fits_a_phone_screen(browser, site):
     assert overflow <= 0
 
 
-def test_revoking_access_at_the_provider_ends_the_apps_session_through_the_back_channel(
-    page, site
-):
+def test_revoking_access_at_the_provider_ends_the_apps_session_through_the_back_channel(page, site):
     sign_in(page, site)
     page.goto(site.url + "/demo-provider/connections")
     assert "Flask Sign-in Reference App" in page.locator("main").inner_text()
