@@ -30,7 +30,8 @@ install: $(STAMP)  ## Create .venv and install the app with its dev tools
 migrate: $(STAMP)  ## Apply database migrations
 	$(FLASK) db upgrade
 
-run: migrate  ## Serve the app with the demo provider at http://127.0.0.1:5000 (PORT=8080 to move it)
+# The dev server applies migrations itself, after checking that the port is free.
+run: $(STAMP)  ## Serve the app with the demo provider at http://127.0.0.1:5000 (PORT=8080 to move it)
 	@PORT=$(PORT) $(BIN)/python -m ops.dev_server --port $(PORT) $(if $(filter 0,$(RELOAD)),--no-reload)
 
 doctor: $(STAMP)  ## Check this laptop before the first run: one line per check, with its fix

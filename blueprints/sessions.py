@@ -12,6 +12,7 @@ import accounts
 import providers
 from accounts import sessions, signals
 from models import SessionEnd, User
+from ops import security_events
 
 bp = Blueprint("sessions", __name__)
 
@@ -53,6 +54,7 @@ def end(session_id: int):
     if current_user.current_session.id == session_id:
         abort(400)
     if sessions.end_session_of(current_user, session_id):
+        security_events.emit("end_session", user_id=current_user.id, session=session_id)
         flash("That session is signed out.", "info")
     else:
         # Not theirs, or already ended: either way, nothing of it is signed in any more.
@@ -64,5 +66,6 @@ def end(session_id: int):
 @login_required
 def end_others():
     ended = sessions.end_others(current_user, keep=current_user.current_session)
+    security_events.emit("end_other_sessions", user_id=current_user.id, sessions=ended)
     flash(f"Signed out {ended} other session{'' if ended == 1 else 's'}.", "info")
     return redirect(url_for("profile.show"), code=303)

@@ -21,7 +21,7 @@ from urllib.parse import unquote_plus
 
 from flask import Flask, current_app, g, has_request_context, session
 from flask_login import current_user, user_logged_in, user_logged_out
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from extensions import db
 from inspector.models import FlowStep
@@ -189,7 +189,7 @@ def record_for_ended_sessions(session_ids: Iterable[int], steps: Iterable[Step])
     steps = list(steps)
     now = utcnow()
     for session_id in session_ids:
-        db.session.add_all(_rows(steps, _waiting_trace(session_id), None, now))
+        _insert(steps, _waiting_trace(session_id), None, now)
     db.session.commit()
 
 
@@ -341,27 +341,30 @@ def _save_steps(response):
         )
     user_id = current_user.id if current_user.is_authenticated else None
     now = utcnow()
-    db.session.add_all(_rows(steps, trace_id, user_id, now))
-    db.session.flush()
-    _trim(trace_id)
+    if steps:
+        _insert(steps, trace_id, user_id, now)
+        _trim(trace_id)
     db.session.commit()
     return response
 
 
-def _rows(steps: Iterable[Step], trace_id: str, user_id: int | None, now) -> list[FlowStep]:
-    return [
-        FlowStep(
-            trace_id=trace_id,
-            user_id=user_id,
-            created_at=now,
-            sender=one.sender,
-            receiver=one.receiver,
-            title=one.title,
-            details=json.dumps(one.details),
-            note=one.note,
-        )
+def _insert(steps: Iterable[Step], trace_id: str, user_id: int | None, now) -> None:
+    """Store the steps in one INSERT: no ORM objects, since nothing reads them back here."""
+    rows = [
+        {
+            "trace_id": trace_id,
+            "user_id": user_id,
+            "created_at": now,
+            "sender": one.sender,
+            "receiver": one.receiver,
+            "title": one.title,
+            "details": json.dumps(one.details),
+            "note": one.note,
+        }
         for one in steps
     ]
+    if rows:
+        db.session.execute(insert(FlowStep), rows)
 
 
 def _trim(trace_id: str) -> None:

@@ -1,6 +1,7 @@
 """`make run`: the app with its embedded demo provider on 127.0.0.1:<PORT>, reloading on code and
 template changes, with the interactive debugger off (it runs code for whoever reaches it). It
-refuses a taken port at once, saying what holds it, and greets the person with what to open.
+refuses a taken port at once, saying what holds it, applies the database migrations, and greets
+the person with what to open.
 
 Run as `python -m ops.dev_server --port 8080` (what `make run PORT=8080` does).
 """
@@ -63,13 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     # BASE_URL, the embedded provider's issuer and every registered URI follow the port.
     os.environ["PORT"] = str(arguments.port)
 
+    # A taken port is said at once, before anything is built or migrated.
+    if not is_running_from_reloader() and not port_is_free(arguments.port):
+        sys.stderr.write(taken_port_message(arguments.port))
+        return 1
+
+    from flask_migrate import upgrade
+
     from app import create_app
 
     app = create_app()
     if not is_running_from_reloader():
-        if not port_is_free(arguments.port):
-            sys.stderr.write(taken_port_message(arguments.port))
-            return 1
+        # The schema brought up to date, as `make migrate` does, in this process: one Python
+        # start-up less before the app answers.
+        with app.app_context():
+            upgrade()
         print(greeting(app), flush=True)
     run_simple(
         HOST,

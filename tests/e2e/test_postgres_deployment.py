@@ -271,7 +271,7 @@ def test_a_page_waiting_on_the_provider_holds_no_transaction_open(site, alice):
     transactions open on the database (they hold back VACUUM and count against
     idle_in_transaction_session_timeout)."""
     # A 500, which is not retried: one slow call, then the page says the provider is unavailable.
-    site.provider.recorder.fail("/api/profile", 500, {"error": "server_error"}, delay=2)
+    site.provider.recorder.fail("/api/profile", 500, {"error": "server_error"}, delay=1)
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(alice.get, "/profile", 1)
         deadline = time.monotonic() + 10
