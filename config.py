@@ -124,7 +124,18 @@ ENVIRONMENT: dict[str, type] = {
 # Per-provider settings, `<NAME>_<SETTING>`, read from the environment for any name: which
 # providers exist is the registry's business (providers/registry.py), so a new provider module
 # needs no list here to have its variables read.
-PROVIDER_SETTINGS = ("CLIENT_ID", "CLIENT_SECRET", "ISSUER", "SCOPE", "TITLE", "ACR_VALUES")
+PROVIDER_SETTINGS = (
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "ISSUER",
+    "SCOPE",
+    "TITLE",
+    "ACR_VALUES",
+    "CLIENT_AUTH",
+    "PAR",
+    "DPOP",
+    "PROFILE",
+)
 _PROVIDER_VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]*_(?:" + "|".join(PROVIDER_SETTINGS) + r")$")
 
 DEV_SECRETS_FILE = "dev-secrets.json"

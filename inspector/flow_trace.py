@@ -49,7 +49,9 @@ DIGEST_PREFIX = "sha256:"
 # Shown as the first characters of their SHA-256: enough for a learner to see that the state or
 # nonce that came back is the one that went out, too little to replay or guess anything. Kept
 # out of the table as they are: a stored state or nonce outlives the sign-in it protected.
-DIGESTED = frozenset({"state", "nonce", "code", "code_verifier", "session_state"})
+DIGESTED = frozenset(
+    {"state", "nonce", "code", "code_verifier", "session_state", "request_uri", "dpop_jkt"}
+)
 # Only said to be present: each lets its holder act as the user or as this app. A password would
 # also be open to guessing from a digest. `request` is a signed request object (JAR), which
 # carries the state and nonce inside it.

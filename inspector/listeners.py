@@ -50,6 +50,9 @@ def sign_in_started(
         f"POST {request.path}",
         [("button", f"{action} {provider.title}"), ("CSRF token", "checked")],
     )
+    # The pushed authorization request, if any, happened before the redirect: shown in order.
+    for step in g.pop("flow_pushed_request", []):
+        g.setdefault("flow_steps", []).append(step)
     parts = urlsplit(authorization_url)
     flow_trace.record(
         flow_trace.CLIENT,
@@ -93,6 +96,45 @@ def callback_accepted(
     if "error" in parameters:
         details.insert(0, ("error", parameters["error"]))
     flow_trace.record(flow_trace.BROWSER, flow_trace.CLIENT, f"GET {request.path}", details)
+
+
+def pushed_authorization_request_sent(
+    app: Flask,
+    *,
+    provider: oauth.Provider,
+    endpoint: str,
+    parameters: tuple[tuple[str, str], ...],
+    **facts: Any,
+) -> None:
+    """The authorization request, pushed server to server (RFC 9126)."""
+    if _listening():
+        g.setdefault("flow_pushed_request", []).append(
+            flow_trace.step(
+                flow_trace.CLIENT,
+                flow_trace.AUTHORIZATION_SERVER,
+                f"POST {urlsplit(endpoint).path}: pushed authorization request",
+                [
+                    *parameters,
+                    ("client authentication", CLIENT_AUTHENTICATION.get(provider.client_auth)),
+                ],
+                note="Server to server: the browser will carry only the request_uri, so nothing "
+                "in the request can be read or changed on its way.",
+            )
+        )
+
+
+def pushed_authorization_request_answered(
+    app: Flask, *, provider: oauth.Provider, request_uri: str, expires_in: Any, **facts: Any
+) -> None:
+    if _listening():
+        g.setdefault("flow_pushed_request", []).append(
+            flow_trace.step(
+                flow_trace.AUTHORIZATION_SERVER,
+                flow_trace.CLIENT,
+                "201 Created: a request_uri for the browser",
+                [("request_uri", request_uri), ("expires_in", expires_in)],
+            )
+        )
 
 
 def token_request_sent(
@@ -323,6 +365,8 @@ def refreshed_meanwhile(app: Flask, **facts: Any) -> None:
 RECEIVERS = (
     (accounts.signals.sign_in_started, sign_in_started),
     (accounts.signals.callback_accepted, callback_accepted),
+    (oauth.signals.pushed_authorization_request_sent, pushed_authorization_request_sent),
+    (oauth.signals.pushed_authorization_request_answered, pushed_authorization_request_answered),
     (oauth.signals.token_request_sent, token_request_sent),
     (oauth.signals.token_response_received, token_response_received),
     (oauth.signals.id_token_verified, id_token_verified),

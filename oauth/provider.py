@@ -46,6 +46,20 @@ class Provider:
     #: Authentication context classes to ask for (`acr_values`, space-separated; OpenID Connect
     #: only): sent with every authorization request, and the ID token's `acr` must be one of them.
     acr_values: str | None = None
+    #: How this app proves itself at the token (and PAR) endpoint: `client_secret_basic`,
+    #: `client_secret_post`, or `private_key_jwt` (a signed assertion; no shared secret).
+    client_auth: str = "client_secret_basic"
+    #: Pushed authorization requests (RFC 9126): `auto` (when discovery advertises the endpoint),
+    #: `required`, or `off`.
+    par: str = "auto"
+    #: Sender-constrained tokens (DPoP, RFC 9449): `auto` (when discovery advertises
+    #: `dpop_signing_alg_values_supported`), `required`, or `off`.
+    dpop: str = "auto"
+    #: `fapi2`: the FAPI 2.0 Security Profile, which sets the three above and more (see
+    #: providers/settings.py).
+    profile: str | None = None
+    #: Refuse an authorization response without `iss` (RFC 9207), whatever discovery says.
+    require_authorization_response_iss: bool = False
     #: What separates the scopes in its token responses: a space (RFC 6749 §3.3), or a comma
     #: for GitHub. Scopes are stored space-separated either way.
     granted_scope_separator: str = " "

@@ -42,6 +42,22 @@ class Namespace(blinker.Namespace):
 
 namespace = Namespace()
 
+pushed_authorization_request_sent = namespace.signal(
+    "pushed-authorization-request-sent",
+    doc="""The authorization request is being POSTed to the provider's PAR endpoint (RFC 9126).
+
+    provider: the Provider; endpoint: its URL; parameters: (name, value) pairs, secrets included.
+    """,
+)
+
+pushed_authorization_request_answered = namespace.signal(
+    "pushed-authorization-request-answered",
+    doc="""The PAR endpoint accepted the request: the browser goes on with `request_uri` only.
+
+    provider: the Provider; request_uri: the handle; expires_in: its lifetime (as sent).
+    """,
+)
+
 token_request_sent = namespace.signal(
     "token-request-sent",
     doc="""A request to the token endpoint is about to go out.

@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app
 
-from oauth import api, http, idtoken, metadata, signals
+from oauth import api, http, idtoken, metadata, par, signals
 from oauth.errors import (
     ProviderUnavailable,
     SignInCancelled,
@@ -88,6 +89,14 @@ def authorization_request(
     url, _ = client.create_authorization_url(
         endpoints["authorization_endpoint"], state=state, code_verifier=code_verifier, **extra
     )
+    par_endpoint = par.endpoint(provider)
+    if par_endpoint is not None:
+        # The same parameters, pushed server to server; the browser carries only a handle.
+        parameters = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+        request_uri = par.push(provider, client, par_endpoint, parameters)
+        url = par.authorization_url(
+            endpoints["authorization_endpoint"], provider.client_id, request_uri
+        )
     return AuthorizationRequest(url=url, state=state, nonce=nonce, code_verifier=code_verifier)
 
 
@@ -104,7 +113,8 @@ def check_issuer(provider: Provider, args: Mapping[str, str]) -> None:
             )
         return
     if (
-        metadata.server_metadata(provider).get("authorization_response_iss_parameter_supported")
+        provider.require_authorization_response_iss
+        or metadata.server_metadata(provider).get("authorization_response_iss_parameter_supported")
         is True
     ):
         raise SignInRejected("iss_missing", "The response did not say which provider sent it.")

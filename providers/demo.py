@@ -44,7 +44,7 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
             client_id=config["DEMO_CLIENT_ID"],
             client_secret=config["DEMO_CLIENT_SECRET"],
             scope=config.get("DEMO_SCOPE") or SCOPE,
-            acr_values=settings.acr_values(config, NAME),
+            **settings.security(config, NAME),
             issuer=config["DEMO_ISSUER"].rstrip("/"),
             profile_endpoint="profile_endpoint",
             map_profile=map_profile,

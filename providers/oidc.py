@@ -45,11 +45,12 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
                 "and not the name of a built-in provider."
             )
         prefix = name.upper()
-        missing = [
-            f"{prefix}_{key}"
-            for key in ("ISSUER", "CLIENT_ID", "CLIENT_SECRET")
-            if not config.get(f"{prefix}_{key}")
-        ]
+        options = settings.security(config, name)
+        # With private_key_jwt the client proves itself with its own key: no secret is needed.
+        needed = ("ISSUER", "CLIENT_ID") + (
+            () if options["client_auth"] == "private_key_jwt" else ("CLIENT_SECRET",)
+        )
+        missing = [f"{prefix}_{key}" for key in needed if not config.get(f"{prefix}_{key}")]
         if missing:
             raise ConfigurationError(f"OIDC provider {name!r} needs {', '.join(missing)}.")
         found.append(
@@ -57,9 +58,9 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
                 name=name,
                 title=config.get(f"{prefix}_TITLE") or name.capitalize(),
                 client_id=config[f"{prefix}_CLIENT_ID"],
-                client_secret=config[f"{prefix}_CLIENT_SECRET"],
+                client_secret=config.get(f"{prefix}_CLIENT_SECRET") or "",
                 scope=config.get(f"{prefix}_SCOPE") or DEFAULT_SCOPE,
-                acr_values=settings.acr_values(config, name),
+                **options,
                 # Kept exactly as configured: the discovery document's issuer must equal it.
                 issuer=config[f"{prefix}_ISSUER"],
                 map_profile=map_profile,

@@ -1,6 +1,6 @@
-"""Reading a built-in provider's settings from configuration: `<NAME>_CLIENT_ID`,
-`<NAME>_CLIENT_SECRET` and the optional `<NAME>_SCOPE`, `<NAME>_TITLE`, `<NAME>_ISSUER` and
-`<NAME>_ACR_VALUES`.
+"""Reading a provider's settings from configuration: `<NAME>_CLIENT_ID`, `<NAME>_CLIENT_SECRET`
+and the optional `<NAME>_SCOPE`, `<NAME>_TITLE`, `<NAME>_ISSUER`, `<NAME>_ACR_VALUES`, and the
+security switches `<NAME>_CLIENT_AUTH`, `<NAME>_PAR`, `<NAME>_DPOP` and `<NAME>_PROFILE`.
 """
 
 from __future__ import annotations
@@ -11,21 +11,82 @@ from typing import Any
 from config import ConfigurationError
 from oauth.provider import Provider
 
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+FEATURE_MODES = ("auto", "required", "off")
+PROFILES = ("fapi2",)
+# FAPI 2.0 Security Profile §5.4.1: only these signature algorithms (RS256 is not among them).
+FAPI2_ALGORITHMS = ("PS256", "ES256", "EdDSA")
+# What `<NAME>_PROFILE=fapi2` sets, as one switch.
+FAPI2_SETTINGS = {"CLIENT_AUTH": "private_key_jwt", "PAR": "required", "DPOP": "required"}
+
 
 def credentials(config: Mapping[str, Any], name: str) -> tuple[str, str] | None:
     """(client id, client secret) when the provider is switched on, None when it is off.
 
     A provider switches on when its client id is set; a client id without a secret is a mistake
-    worth stopping for rather than a button that fails at the provider.
+    worth stopping for rather than a button that fails at the provider, unless the client proves
+    itself with a signed assertion (`private_key_jwt`), which needs no secret at all.
     """
     prefix = name.upper()
     client_id = config.get(f"{prefix}_CLIENT_ID")
     if not client_id:
         return None
-    client_secret = config.get(f"{prefix}_CLIENT_SECRET")
-    if not client_secret:
+    client_secret = config.get(f"{prefix}_CLIENT_SECRET") or ""
+    if not client_secret and security(config, name)["client_auth"] != "private_key_jwt":
         raise ConfigurationError(f"{prefix}_CLIENT_ID is set but {prefix}_CLIENT_SECRET is not.")
     return client_id, client_secret
+
+
+def security(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The provider's security switches, as Provider fields; ConfigurationError on a value that
+    is not one of the documented ones (a typo must not quietly mean the weaker default)."""
+    prefix = name.upper()
+    profile = _choice(config, prefix, "PROFILE", PROFILES, None)
+    fields: dict[str, Any] = {
+        "client_auth": _choice(
+            config, prefix, "CLIENT_AUTH", CLIENT_AUTH_METHODS, "client_secret_basic"
+        ),
+        "par": _choice(config, prefix, "PAR", FEATURE_MODES, "auto"),
+        "dpop": _choice(config, prefix, "DPOP", FEATURE_MODES, "auto"),
+        "profile": profile,
+        "acr_values": acr_values(config, name),
+    }
+    if profile == "fapi2":
+        for setting, value in FAPI2_SETTINGS.items():
+            configured = config.get(f"{prefix}_{setting}")
+            if configured and str(configured).strip().lower() != value:
+                raise ConfigurationError(
+                    f"{prefix}_PROFILE=fapi2 sets {prefix}_{setting}={value}; "
+                    f"remove {prefix}_{setting}={configured}."
+                )
+        if config.get(f"{prefix}_CLIENT_SECRET"):
+            # FAPI 2.0 §5.3.3: no shared secret; a configured one would be a second way in.
+            raise ConfigurationError(
+                f"{prefix}_PROFILE=fapi2 authenticates with private_key_jwt: remove "
+                f"{prefix}_CLIENT_SECRET."
+            )
+        fields.update(
+            client_auth="private_key_jwt",
+            par="required",
+            dpop="required",
+            id_token_algorithms=FAPI2_ALGORITHMS,
+            require_authorization_response_iss=True,
+        )
+    return fields
+
+
+def _choice(
+    config: Mapping[str, Any], prefix: str, setting: str, allowed: tuple[str, ...], default
+):
+    raw = config.get(f"{prefix}_{setting}")
+    if raw is None or str(raw).strip() == "":
+        return default
+    value = str(raw).strip().lower()
+    if value not in allowed:
+        raise ConfigurationError(
+            f"{prefix}_{setting} must be one of {', '.join(allowed)} (not {raw!r})."
+        )
+    return value
 
 
 def optional(config: Mapping[str, Any], name: str, setting: str, default: str) -> str:
@@ -58,7 +119,6 @@ def built_in(
             client_id=client_id,
             client_secret=client_secret,
             scope=optional(config, name, "SCOPE", scope),
-            acr_values=acr_values(config, name),
-            **fields,
+            **{**fields, **security(config, name)},
         )
     ]

@@ -27,6 +27,7 @@ from joserfc.jwk import RSAKey
 from tests.live_provider import LiveProvider, LiveServer, Recorder
 
 ALGORITHM = "RS256"
+PUSHED_REQUEST_LIFETIME = 60
 ID_TOKEN_LIFETIME = 300
 CODE_LIFETIME = 60
 FULL_SCOPE = "openid profile email offline_access"
@@ -172,6 +173,9 @@ class FakeProvider:
         self.codes: dict[str, Code] = {}
         self.access_tokens: dict[str, AccessToken] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
+        #: Pushed authorization requests (RFC 9126) by request_uri: (expiry, parameters). The
+        #: endpoint is not in discovery: a test that wants it advertised rewrites the document.
+        self.pushed: dict[str, tuple[float, dict[str, str]]] = {}
         self._lock = threading.RLock()
         self.app = self._build_app()
 
@@ -359,6 +363,10 @@ class FakeProvider:
         def end_session():
             return self._end_session()
 
+        @app.post("/par")
+        def pushed_authorization_request():
+            return self._push()
+
         return app
 
     def _authorize(self):
@@ -366,6 +374,15 @@ class FakeProvider:
         and answer with their `decision` (allow or deny). A GET shows no page: without someone
         signed in it sends the browser to sign in, as a provider does."""
         args = request.args
+        if "request_uri" in args:
+            # RFC 9126 §4: the pushed parameters, and nothing from the address but client_id.
+            with self._lock:
+                expires, pushed = self.pushed.get(args["request_uri"], (0.0, {}))
+                if request.method == "POST":
+                    self.pushed.pop(args["request_uri"], None)  # used once
+            if expires < time.time() or pushed.get("client_id") != args.get("client_id"):
+                return "Unknown or expired request_uri.\n", 400
+            args = pushed
         client = self.clients.get(args.get("client_id", ""))
         redirect_uri = args.get("redirect_uri", "")
         if client is None or redirect_uri not in client.redirect_uris:
@@ -412,6 +429,25 @@ class FakeProvider:
                 grant, redirect_uri, nonce, challenge, time.time() + CODE_LIFETIME
             )
         return answer(code=code)
+
+    def _push(self):
+        """RFC 9126 §2: the client, authenticated, pushes its authorization request."""
+        client = self.authenticate_client()
+        parameters = request.form.to_dict()
+        parameters.pop("client_secret", None)
+        if "request_uri" in parameters or parameters.get("client_id", client.client_id) != (
+            client.client_id
+        ):
+            raise OAuthError("invalid_request")
+        request_uri = "urn:ietf:params:oauth:request_uri:" + secrets.token_urlsafe(16)
+        with self._lock:
+            self.pushed[request_uri] = (
+                time.time() + PUSHED_REQUEST_LIFETIME,
+                {**parameters, "client_id": client.client_id},
+            )
+        response = jsonify(request_uri=request_uri, expires_in=PUSHED_REQUEST_LIFETIME)
+        response.headers["Cache-Control"] = "no-store"
+        return response, 201
 
     def _token(self):
         client = self.authenticate_client()
