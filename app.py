@@ -17,7 +17,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config
 import providers
 from accounts import tokens
-from blueprints import backchannel_logout, callback, health, login, profile, sessions
+from blueprints import (
+    backchannel_logout,
+    callback,
+    client_jwks,
+    health,
+    login,
+    profile,
+    sessions,
+)
 from extensions import csrf, db, limiter, login_manager, migrate
 from oauth.http import Connections
 from oauth.metadata import MetadataCache
@@ -56,6 +64,9 @@ def create_app(
 
     tokens.init_app(app)
     app.extensions["providers"] = providers.build(app.config)
+    app.extensions["client_signing_keys"] = providers.client_signing_keys(
+        app.config, list(app.extensions["providers"].values())
+    )
     app.extensions["provider_connections"] = Connections()
     app.extensions["provider_metadata"] = MetadataCache()
 
@@ -65,6 +76,7 @@ def create_app(
         profile.bp,
         sessions.bp,
         backchannel_logout.bp,
+        client_jwks.bp,
         health.bp,
     ):
         app.register_blueprint(blueprint)

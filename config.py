@@ -17,6 +17,8 @@ from typing import Any
 from cryptography.fernet import Fernet
 from flask import Flask
 
+from oauth import client_keys
+
 DEFAULTS: dict[str, Any] = {
     "APP_ENV": "development",
     # The public address of this app. Redirect URIs are built from it, never from the request's
@@ -27,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
     "SECRET_KEY": None,
     "TOKEN_ENCRYPTION_KEYS": None,
+    # The client's own signing keys (a JSON JWK Set of private keys, the first one signs), for
+    # private_key_jwt; published at /.well-known/jwks.json. Generated into instance/ in
+    # development; in production required only when a provider uses private_key_jwt.
+    "CLIENT_SIGNING_KEYS": None,
     # Refresh an access token this many seconds before it expires, so it cannot lapse in flight.
     "TOKEN_REFRESH_LEEWAY": 60,
     # How long a started sign-in may take before its state is refused, and how many may be
@@ -94,6 +100,7 @@ ENVIRONMENT: dict[str, type] = {
     "DATABASE_URL": str,
     "SECRET_KEY": str,
     "TOKEN_ENCRYPTION_KEYS": str,
+    "CLIENT_SIGNING_KEYS": str,
     "TOKEN_REFRESH_LEEWAY": int,
     "LOGIN_ATTEMPT_TTL": int,
     "MAX_PENDING_LOGINS": int,
@@ -139,6 +146,7 @@ PROVIDER_SETTINGS = (
 _PROVIDER_VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]*_(?:" + "|".join(PROVIDER_SETTINGS) + r")$")
 
 DEV_SECRETS_FILE = "dev-secrets.json"
+DEV_SIGNING_KEYS_FILE = "client-signing-keys.json"
 # The only values APP_ENV may take. Anything else stops the app: a typo such as "Production"
 # must never quietly mean development, with its generated secrets, the demo provider's published
 # passwords and cookies without Secure.
@@ -165,6 +173,7 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     _apply_environment_defaults(app, production)
     if not production:
         _fill_development_secrets(app)
+        _fill_development_signing_keys(app)
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or (
         "sqlite:///" + os.path.join(app.instance_path, "app.sqlite3")
@@ -267,6 +276,16 @@ def _fill_development_secrets(app: Flask) -> None:
     )
     for key in missing:
         app.config[key] = generated[key]
+
+
+def _fill_development_signing_keys(app: Flask) -> None:
+    """Generate the client's signing key into instance/ once. A file of its own: installs made
+    before it existed already have their dev-secrets.json."""
+    if not app.config.get("CLIENT_SIGNING_KEYS"):
+        app.config["CLIENT_SIGNING_KEYS"] = _read_or_create_json(
+            Path(app.instance_path) / DEV_SIGNING_KEYS_FILE,
+            lambda: {"CLIENT_SIGNING_KEYS": client_keys.generate()},
+        )["CLIENT_SIGNING_KEYS"]
 
 
 def _read_or_create_json(path: Path, make: Any) -> dict[str, str]:

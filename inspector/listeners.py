@@ -123,6 +123,31 @@ def pushed_authorization_request_sent(
         )
 
 
+def client_assertion_made(
+    app: Flask, *, provider: oauth.Provider, endpoint: str, claims: Mapping[str, Any], **facts: Any
+) -> None:
+    """The assertion this app signed instead of sending a secret: its claims, never itself."""
+    if not _listening():
+        return
+    made = flow_trace.step(
+        flow_trace.CLIENT,
+        flow_trace.CLIENT,
+        "Client assertion signed (private_key_jwt)",
+        [
+            *((f"claim {name}", claims[name]) for name in ("iss", "sub", "aud", "jti", "exp")),
+            ("client_assertion", "sent (redacted): signed with this app's key"),
+        ],
+        note=f"For {urlsplit(endpoint).path}. aud is the issuer, so the assertion is good at "
+        "this provider only; jti and a short exp keep it from being replayed.",
+    )
+    # During a pushed request, it belongs with the steps shown after the button press.
+    pending = g.get("flow_pushed_request")
+    if pending is not None:
+        pending.append(made)
+    else:
+        g.setdefault("flow_steps", []).append(made)
+
+
 def pushed_authorization_request_answered(
     app: Flask, *, provider: oauth.Provider, request_uri: str, expires_in: Any, **facts: Any
 ) -> None:
@@ -366,6 +391,7 @@ RECEIVERS = (
     (accounts.signals.sign_in_started, sign_in_started),
     (accounts.signals.callback_accepted, callback_accepted),
     (oauth.signals.pushed_authorization_request_sent, pushed_authorization_request_sent),
+    (oauth.signals.client_assertion_made, client_assertion_made),
     (oauth.signals.pushed_authorization_request_answered, pushed_authorization_request_answered),
     (oauth.signals.token_request_sent, token_request_sent),
     (oauth.signals.token_response_received, token_response_received),

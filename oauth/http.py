@@ -4,6 +4,7 @@ every thread, with connect and read timeouts on every call.
 
 from __future__ import annotations
 
+import json
 import threading
 from base64 import b64encode
 from http.cookiejar import DefaultCookiePolicy
@@ -11,11 +12,14 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from authlib.common.urls import add_params_to_qs
 from authlib.integrations.requests_client import OAuth2Session
 from flask import current_app
+from joserfc.util import urlsafe_b64decode
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from oauth import client_assertion, client_keys, signals
 from oauth.errors import ProviderError, ProviderUnavailable
 from oauth.provider import Provider
 
@@ -143,6 +147,34 @@ def _client_secret_basic(client, method, uri, headers, body):
     return uri, headers, body
 
 
+def _private_key_jwt(provider: Provider):
+    """private_key_jwt (RFC 7523 §2.2, OIDC Core §9): a short-lived assertion signed with this
+    app's key instead of a shared secret. Its `aud` is the issuer identifier, as FAPI 2.0
+    §5.3.2.1 asks (an endpoint URL as audience lets an assertion be replayed at a look-alike)."""
+
+    def sign(client, method, uri, headers, body):
+        assertion = client_assertion.client_assertion(
+            client_keys.signing_key(current_app.extensions["client_signing_keys"]),
+            client_id=client.client_id,
+            audience=provider.issuer or uri,
+        )
+        if signals.client_assertion_made.heard():
+            # The claims only (never the signed assertion, which is a credential while it lives).
+            payload = assertion.split(".")[1]
+            claims = json.loads(urlsafe_b64decode(payload.encode()))
+            signals.client_assertion_made.announce(provider=provider, endpoint=uri, claims=claims)
+        body = add_params_to_qs(
+            body or "",
+            [
+                ("client_assertion_type", client_assertion.ASSERTION_TYPE),
+                ("client_assertion", assertion),
+            ],
+        )
+        return uri, headers, body
+
+    return sign
+
+
 def oauth_session(provider: Provider, **kwargs) -> OAuth2Session:
     """An Authlib OAuth 2.0 session for one exchange, riding on the provider's shared pool.
 
@@ -152,13 +184,14 @@ def oauth_session(provider: Provider, **kwargs) -> OAuth2Session:
     client = OAuth2Session(
         client_id=provider.client_id,
         client_secret=provider.client_secret,
-        token_endpoint_auth_method="client_secret_basic",  # noqa: S106 (a method name)
-        revocation_endpoint_auth_method="client_secret_basic",
+        token_endpoint_auth_method=provider.client_auth,
+        revocation_endpoint_auth_method=provider.client_auth,
         code_challenge_method="S256",
         default_timeout=timeout(),
         **kwargs,
     )
     client.register_client_auth_method(("client_secret_basic", _client_secret_basic))
+    client.register_client_auth_method(("private_key_jwt", _private_key_jwt(provider)))
     shared = session(provider)
     for prefix in ("https://", "http://"):
         client.mount(prefix, shared.get_adapter(prefix))

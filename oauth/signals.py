@@ -58,6 +58,14 @@ pushed_authorization_request_answered = namespace.signal(
     """,
 )
 
+client_assertion_made = namespace.signal(
+    "client-assertion-made",
+    doc="""This app signed a client assertion (private_key_jwt) for a request to the provider.
+
+    provider: the Provider; endpoint: where it goes; claims: its claims (iss, sub, aud, jti, exp).
+    """,
+)
+
 token_request_sent = namespace.signal(
     "token-request-sent",
     doc="""A request to the token endpoint is about to go out.

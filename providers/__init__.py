@@ -6,5 +6,6 @@ Callers import this package (`providers.get(name)`), so the call site shows the 
 """
 
 from providers.registry import build, enabled, get, get_or_404
+from providers.settings import client_signing_keys
 
-__all__ = ["build", "enabled", "get", "get_or_404"]
+__all__ = ["build", "client_signing_keys", "enabled", "get", "get_or_404"]

@@ -37,14 +37,18 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
     """The demo provider, when it is enabled."""
     if not config.get("DEMO_PROVIDER_ENABLED"):
         return []
+    options = settings.security(config, NAME)
     return [
         Provider(
             name=NAME,
             title=config.get("DEMO_TITLE") or TITLE,
             client_id=config["DEMO_CLIENT_ID"],
-            client_secret=config["DEMO_CLIENT_SECRET"],
+            # With private_key_jwt a secret is never sent, so it is not kept.
+            client_secret=""
+            if options["client_auth"] == "private_key_jwt"
+            else config["DEMO_CLIENT_SECRET"],
             scope=config.get("DEMO_SCOPE") or SCOPE,
-            **settings.security(config, NAME),
+            **options,
             issuer=config["DEMO_ISSUER"].rstrip("/"),
             profile_endpoint="profile_endpoint",
             map_profile=map_profile,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from config import ConfigurationError
+from oauth import client_keys
 from oauth.provider import Provider
 
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
@@ -31,8 +32,11 @@ def credentials(config: Mapping[str, Any], name: str) -> tuple[str, str] | None:
     client_id = config.get(f"{prefix}_CLIENT_ID")
     if not client_id:
         return None
+    if security(config, name)["client_auth"] == "private_key_jwt":
+        # Never sent, so never kept: FAPI 2.0 §5.3.3 allows no shared secret at all.
+        return client_id, ""
     client_secret = config.get(f"{prefix}_CLIENT_SECRET") or ""
-    if not client_secret and security(config, name)["client_auth"] != "private_key_jwt":
+    if not client_secret:
         raise ConfigurationError(f"{prefix}_CLIENT_ID is set but {prefix}_CLIENT_SECRET is not.")
     return client_id, client_secret
 
@@ -59,12 +63,6 @@ def security(config: Mapping[str, Any], name: str) -> dict[str, Any]:
                     f"{prefix}_PROFILE=fapi2 sets {prefix}_{setting}={value}; "
                     f"remove {prefix}_{setting}={configured}."
                 )
-        if config.get(f"{prefix}_CLIENT_SECRET"):
-            # FAPI 2.0 §5.3.3: no shared secret; a configured one would be a second way in.
-            raise ConfigurationError(
-                f"{prefix}_PROFILE=fapi2 authenticates with private_key_jwt: remove "
-                f"{prefix}_CLIENT_SECRET."
-            )
         fields.update(
             client_auth="private_key_jwt",
             par="required",
@@ -122,3 +120,21 @@ def built_in(
             **{**fields, **security(config, name)},
         )
     ]
+
+
+def client_signing_keys(config: Mapping[str, Any], configured: list[Provider]) -> list:
+    """The client's signing keys from `CLIENT_SIGNING_KEYS`; ConfigurationError when they are
+    unreadable, or missing while a provider authenticates with private_key_jwt."""
+    text = config.get("CLIENT_SIGNING_KEYS")
+    if not text:
+        needing = [p.name for p in configured if p.client_auth == "private_key_jwt"]
+        if needing:
+            raise ConfigurationError(
+                f"CLIENT_SIGNING_KEYS is not set, and {', '.join(needing)} authenticates with "
+                "private_key_jwt. See README, 'Sender-constrained tokens'."
+            )
+        return []
+    try:
+        return client_keys.parse(text)
+    except ValueError as error:
+        raise ConfigurationError(f"CLIENT_SIGNING_KEYS: {error}") from None

@@ -22,6 +22,7 @@ from werkzeug.routing import Rule
 
 from app import create_app
 from extensions import db
+from oauth import client_keys
 from tests.fake_provider import Client, FakeBrowser, serve_fake_provider
 from tests.forms import csrf_token
 from tests.live_provider import LiveProvider
@@ -33,6 +34,10 @@ BASE_URL = "http://localhost"
 REDIRECT_URI = f"{BASE_URL}/callback/demo"
 # This app's client at the second issuer, configured as a generic OpenID Connect provider "corp".
 CORP_CLIENT_ID = "corp-app"
+# This app at the demo issuer as a client that proves itself with a key (private_key_jwt), and
+# that key, fixed for the test session.
+KEY_CLIENT_ID = "reference-app-keys"
+CLIENT_SIGNING_KEYS = client_keys.generate()
 CORP_CLIENT_SECRET = "corp-secret-" + "y" * 20
 # The file name `client_config` gives the client's SQLite database in a test's folder.
 DATABASE_FILE = "app.sqlite3"
@@ -201,7 +206,15 @@ def live_provider():
                 redirect_uris=(REDIRECT_URI,),
                 post_logout_redirect_uris=(f"{BASE_URL}/logout/complete",),
                 scope="openid profile email offline_access",
-            )
+            ),
+            # The same app authenticating with private_key_jwt: no secret, its public keys.
+            Client(
+                client_id=KEY_CLIENT_ID,
+                client_secret="",
+                redirect_uris=(REDIRECT_URI,),
+                scope="openid profile email offline_access",
+                jwks=client_keys.public_jwks(client_keys.parse(CLIENT_SIGNING_KEYS)),
+            ),
         ],
         name="demo",
     )

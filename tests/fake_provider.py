@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 import time
@@ -22,12 +23,13 @@ import requests
 from flask import Flask, abort, jsonify, redirect, request, session
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import RSAKey
+from joserfc.jwk import KeySet, RSAKey
 
 from tests.live_provider import LiveProvider, LiveServer, Recorder
 
 ALGORITHM = "RS256"
 PUSHED_REQUEST_LIFETIME = 60
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ID_TOKEN_LIFETIME = 300
 CODE_LIFETIME = 60
 FULL_SCOPE = "openid profile email offline_access"
@@ -80,6 +82,8 @@ class Client:
     redirect_uris: tuple[str, ...]
     post_logout_redirect_uris: tuple[str, ...] = ()
     scope: str = FULL_SCOPE
+    #: The public JWK Set of a client that authenticates with private_key_jwt (then no secret).
+    jwks: dict | None = None
 
 
 @dataclass
@@ -176,6 +180,8 @@ class FakeProvider:
         #: Pushed authorization requests (RFC 9126) by request_uri: (expiry, parameters). The
         #: endpoint is not in discovery: a test that wants it advertised rewrites the document.
         self.pushed: dict[str, tuple[float, dict[str, str]]] = {}
+        #: The jti of every client assertion accepted, so none is accepted twice.
+        self.assertion_ids: set[str] = set()
         self._lock = threading.RLock()
         self.app = self._build_app()
 
@@ -238,6 +244,8 @@ class FakeProvider:
     def authenticate_client(self) -> Client:
         """client_secret_basic (each part form-decoded, RFC 6749 section 2.3.1) or
         client_secret_post; anything else is a 401 with a Basic challenge."""
+        if request.form.get("client_assertion_type") == ASSERTION_TYPE:
+            return self._client_by_assertion(request.form.get("client_assertion", ""))
         client_id = client_secret = None
         scheme, _, credentials = (request.headers.get("Authorization") or "").partition(" ")
         if scheme.lower() == "basic":
@@ -258,6 +266,31 @@ class FakeProvider:
             raise OAuthError(
                 "invalid_client", 401, {"WWW-Authenticate": 'Basic realm="fake-provider"'}
             )
+        return client
+
+    def _client_by_assertion(self, assertion: str) -> Client:
+        """private_key_jwt (RFC 7523 §3): signed by the client's registered key, iss = sub =
+        client_id, aud = this issuer, not expired, and its jti never seen before."""
+        refused = OAuthError("invalid_client", 401)
+        try:
+            unverified = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))
+            client = self.clients[unverified["iss"]]
+            keys = KeySet.import_key_set(client.jwks)
+            token = jwt.decode(assertion, keys, algorithms=["ES256", "PS256", "EdDSA"])
+        except (LookupError, ValueError, TypeError, JoseError, AttributeError):
+            raise refused from None
+        claims = token.claims
+        with self._lock:
+            replayed = claims.get("jti") in self.assertion_ids
+            self.assertion_ids.add(claims.get("jti"))
+        if (
+            replayed
+            or claims.get("sub") != client.client_id
+            or claims.get("aud") != self.issuer
+            or not isinstance(claims.get("exp"), int)
+            or claims["exp"] < time.time()
+        ):
+            raise refused
         return client
 
     def live_access_token(self, scope: str) -> AccessToken:

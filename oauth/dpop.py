@@ -1,0 +1,196 @@
+"""DPoP (RFC 9449), the client's side: a key pair that the provider binds its tokens to, and the
+proof JWT signed with it that goes with every token request and API call, so that a token copied
+out of a log or a database is useless without the private key. Pure functions, no HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from joserfc import jwk, jwt
+
+from oauth import client_keys
+
+#: The `typ` of a proof (§4.2): explicit typing, so that no other JWT can pass for a proof.
+PROOF_TYPE = "dpop+jwt"
+ALGORITHMS = client_keys.ALGORITHMS
+#: A nonce is opaque and typically a few dozen characters; one far longer is not a nonce.
+MAX_NONCE_LENGTH = 1024
+# An error body or a challenge header is a few hundred bytes; anything larger is not one.
+MAX_ERROR_LENGTH = 16 * 1024
+NONCE_ERROR = "use_dpop_nonce"
+
+# RFC 9449 §8.1: nonce = 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E (printable ASCII
+# without space, double quote and backslash).
+_NONCE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+# RFC 9110 §5.6.2 token: a method name, an authentication scheme or a parameter name.
+_TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_METHOD = re.compile(_TCHARS)
+_PARAM = re.compile(rf"({_TCHARS})[ \t]*=[ \t]*({_TCHARS}|{_QUOTED})")
+_CHALLENGE = re.compile(rf"({_TCHARS})(?:[ \t]+(.*))?", re.DOTALL)
+_ELEMENT = re.compile(rf"(?:{_QUOTED}|[^,\"])+")
+
+
+def new_key(alg: str = "ES256") -> client_keys.PrivateKey:
+    """A fresh key pair for DPoP: EC P-256 for ES256, RSA 2048 for PS256, Ed25519 for EdDSA."""
+    return client_keys.new_key(alg)
+
+
+def serialize(key: client_keys.PrivateKey) -> str:
+    """The private JWK as JSON text; the caller stores it encrypted, like the tokens bound to it."""
+    client_keys.algorithm(key)
+    return json.dumps(key.as_dict(private=True), sort_keys=True)
+
+
+def deserialize(text: str | bytes) -> client_keys.PrivateKey:
+    """The key `serialize` wrote; ValueError for anything but a private key of an allowed type."""
+    data = client_keys.load_json(text)
+    if data is client_keys.NOT_JSON:
+        raise ValueError("the stored DPoP key is not valid JSON")
+    try:
+        return client_keys.import_private(data)
+    except ValueError as error:
+        raise ValueError(f"the stored DPoP key is refused: {error}") from None
+
+
+def thumbprint(key: jwk.Key) -> str:
+    """The RFC 7638 SHA-256 thumbprint of the public key: `dpop_jkt`, a bound token's `cnf.jkt`."""
+    return key.thumbprint()
+
+
+def access_token_hash(token: str) -> str:
+    """The `ath` claim (§4.2): base64url of the SHA-256 of the token's ASCII bytes, unpadded."""
+    digest = hashlib.sha256(token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def proof(
+    key: client_keys.PrivateKey,
+    *,
+    method: str,
+    url: str,
+    nonce: str | None = None,
+    access_token: str | None = None,
+    now: int | None = None,
+) -> str:
+    """A DPoP proof JWT for one HTTP request: a new one for every request, never reused."""
+    if not key.is_private:
+        raise ValueError("a DPoP proof is signed with the private key")
+    alg = client_keys.algorithm(key)
+    if not _METHOD.fullmatch(method):
+        raise ValueError("method is not an HTTP method name")
+    # The public members only: the header travels with every request, in the clear.
+    header = {"typ": PROOF_TYPE, "alg": alg, "jwk": client_keys.public_members(key)}
+    claims: dict[str, Any] = {
+        # 128 random bits: the server remembers the jti to refuse a replayed proof (§11.1).
+        "jti": secrets.token_urlsafe(16),
+        "htm": method.upper(),
+        "htu": target_uri(url),
+        "iat": int(time.time()) if now is None else now,
+    }
+    if nonce is not None:
+        claims["nonce"] = nonce
+    if access_token is not None:
+        # Binds the proof to this token, so a proof captured with one token fits no other.
+        claims["ath"] = access_token_hash(access_token)
+    return jwt.encode(header, claims, key, algorithms=[alg])
+
+
+def target_uri(url: str) -> str:
+    """The `htu` for a request to `url`: the URL without its query and fragment (§4.2)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("the DPoP target must be an absolute http(s) URL")
+    if "@" in parts.netloc:
+        # Credentials are never part of the target URI, and the proof is not a place for them.
+        raise ValueError("the DPoP target must not carry credentials")
+    # An empty path is "/" on the wire (RFC 9110 §4.2.3), and that is what the server rebuilds.
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
+
+
+def nonce_from(response_headers: Mapping[str, str]) -> str | None:
+    """The server's `DPoP-Nonce` (§8, §9) if there is exactly one and it is well-formed."""
+    values = _header_values(response_headers, "dpop-nonce")
+    if len(values) != 1:
+        return None
+    value = values[0].strip(" \t")
+    if len(value) > MAX_NONCE_LENGTH or not _NONCE.fullmatch(value):
+        return None
+    return value
+
+
+def is_nonce_error(status: int, headers: Mapping[str, str], body: object) -> bool:
+    """Whether the server refused the proof only for want of its nonce, so that one retry with
+    the nonce from `nonce_from` is the answer: the token endpoint says so with
+    `400 {"error": "use_dpop_nonce"}` (§8), a resource server with a `401` whose DPoP challenge
+    carries `error="use_dpop_nonce"` (§9)."""
+    if status == 400:
+        return _error_code(body) == NONCE_ERROR
+    if status == 401:
+        challenges = ", ".join(_header_values(headers, "www-authenticate"))
+        if len(challenges) > MAX_ERROR_LENGTH:
+            return False
+        return any(
+            scheme.lower() == "dpop" and params.get("error") == NONCE_ERROR
+            for scheme, params in _challenges(challenges)
+        )
+    return False
+
+
+def _header_values(headers: Mapping[str, str], name: str) -> list[str]:
+    # Header names are case-insensitive, and not every mapping a caller has knows it; a
+    # multi-valued mapping (Werkzeug's Headers) yields each value of a repeated header.
+    return [
+        value
+        for key, value in headers.items()
+        if isinstance(key, str) and key.lower() == name and isinstance(value, str)
+    ]
+
+
+def _error_code(body: object) -> object:
+    if isinstance(body, (str, bytes, bytearray)):
+        if len(body) > MAX_ERROR_LENGTH:
+            return None
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return None
+    if isinstance(body, Mapping):
+        return body.get("error")
+    return None
+
+
+def _challenges(header: str) -> list[tuple[str, dict[str, str]]]:
+    """The challenges of a `WWW-Authenticate` value (RFC 9110 §11.6.1), as (scheme, params)."""
+    challenges: list[tuple[str, dict[str, str]]] = []
+    for element in _ELEMENT.findall(header):
+        element = element.strip(" \t")
+        param = _PARAM.fullmatch(element)
+        if param and challenges:
+            # `name=value` after a comma continues the current challenge.
+            challenges[-1][1].setdefault(param[1].lower(), _unquote(param[2]))
+            continue
+        challenge = _CHALLENGE.fullmatch(element)
+        if not challenge:
+            continue
+        params: dict[str, str] = {}
+        first = _PARAM.fullmatch(challenge[2] or "")
+        if first:
+            params[first[1].lower()] = _unquote(first[2])
+        challenges.append((challenge[1], params))
+    return challenges
+
+
+def _unquote(value: str) -> str:
+    if value.startswith('"'):
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value

@@ -1,0 +1,136 @@
+"""How the app proves itself to a provider: private_key_jwt with its own keys (published at
+/.well-known/jwks.json, never a private member), and the per-provider switches
+`<NAME>_CLIENT_AUTH`, `<NAME>_PAR`, `<NAME>_DPOP` and `<NAME>_PROFILE`, checked at start-up.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from app import create_app
+from config import ConfigurationError
+from models import User
+from oauth import client_keys
+from tests.conftest import CLIENT_SIGNING_KEYS, KEY_CLIENT_ID, client_config
+from tests.forms import csrf_token
+from tests.misbehaving import count
+from tests.test_app import PRODUCTION
+
+PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
+
+
+class TestPrivateKeyJwt:
+    @pytest.fixture
+    def app_overrides(self):
+        return {
+            "DEMO_CLIENT_ID": KEY_CLIENT_ID,
+            "DEMO_CLIENT_SECRET": None,
+            "DEMO_CLIENT_AUTH": "private_key_jwt",
+            "CLIENT_SIGNING_KEYS": CLIENT_SIGNING_KEYS,
+        }
+
+    def test_sign_in_sends_a_signed_assertion_and_no_secret(self, flow, provider, app):
+        assert flow.sign_in("alice").headers["Location"] == "/profile"
+        assert count(app, User) == 1
+
+        (token_request,) = provider.recorder.token_requests("authorization_code")
+        form = {name: values[0] for name, values in token_request.form.items()}
+        assert token_request.authorization is None  # no Basic credentials
+        assert "client_secret" not in form
+        assert form["client_assertion_type"] == (
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        )
+        keys = KeySet.import_key_set(
+            client_keys.public_jwks(client_keys.parse(CLIENT_SIGNING_KEYS))
+        )
+        claims = jwt.decode(form["client_assertion"], keys, algorithms=["ES256"]).claims
+        assert claims["iss"] == claims["sub"] == KEY_CLIENT_ID
+        assert claims["aud"] == provider.issuer  # the issuer, as FAPI 2.0 asks
+        assert 0 < claims["exp"] - claims["iat"] <= 60
+
+    def test_each_request_gets_an_assertion_of_its_own(self, flow, provider, app, client):
+        flow.sign_in("alice")
+        page = client.get("/profile").get_data(as_text=True)
+        client.post("/profile/refresh/demo", data={"csrf_token": csrf_token(page)})
+        assertions = [
+            request.form["client_assertion"][0]
+            for request in provider.recorder.calls("/token")
+            if "client_assertion" in request.form
+        ]
+        assert len(assertions) == 2
+        ids = {json.loads(_payload(a))["jti"] for a in assertions}
+        assert len(ids) == 2
+
+    def test_the_public_keys_are_published_without_private_members(self, client):
+        answer = client.get("/.well-known/jwks.json")
+        assert answer.status_code == 200
+        keys = answer.get_json()["keys"]
+        assert len(keys) == 1
+        assert not PRIVATE_MEMBERS & set(keys[0])
+        assert keys[0]["use"] == "sig"
+        assert "max-age" in answer.headers["Cache-Control"]
+
+
+def _payload(token: str) -> str:
+    segment = token.split(".")[1]
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)).decode()
+
+
+def test_development_generates_a_signing_key_into_the_instance_folder(app, client):
+    keys = client.get("/.well-known/jwks.json").get_json()["keys"]
+    assert keys[0]["kty"] == "EC"
+    stored = json.loads((Path(app.instance_path) / "client-signing-keys.json").read_text())
+    assert client_keys.parse(stored["CLIENT_SIGNING_KEYS"])
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"DEMO_CLIENT_AUTH": "client_secret_jwt"}, "DEMO_CLIENT_AUTH must be one of"),
+        ({"DEMO_PAR": "yes"}, "DEMO_PAR must be one of"),
+        ({"DEMO_DPOP": "always"}, "DEMO_DPOP must be one of"),
+        ({"DEMO_PROFILE": "fapi1"}, "DEMO_PROFILE must be one of"),
+        ({"DEMO_PROFILE": "fapi2", "DEMO_PAR": "off"}, "remove DEMO_PAR=off"),
+        ({"CLIENT_SIGNING_KEYS": '{"keys": []}'}, "CLIENT_SIGNING_KEYS"),
+    ],
+)
+def test_a_bad_security_setting_stops_start_up_with_what_to_change(
+    tmp_path, provider, settings, message
+):
+    with pytest.raises(ConfigurationError, match=message):
+        create_app(client_config(tmp_path, provider.issuer, **settings))
+
+
+def test_private_key_jwt_in_production_needs_client_signing_keys(tmp_path, provider):
+    settings = {
+        **PRODUCTION,
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "DEMO_CLIENT_AUTH": "private_key_jwt",
+        "DEMO_CLIENT_SECRET": None,
+    }
+    with pytest.raises(ConfigurationError, match="CLIENT_SIGNING_KEYS is not set"):
+        create_app(client_config(tmp_path, provider.issuer, **settings))
+
+
+def test_fapi2_sets_every_switch_at_once(tmp_path, provider):
+    app = create_app(
+        client_config(
+            tmp_path,
+            provider.issuer,
+            DEMO_PROFILE="fapi2",
+            DEMO_CLIENT_SECRET=None,
+            CLIENT_SIGNING_KEYS=CLIENT_SIGNING_KEYS,
+        )
+    )
+    demo = app.extensions["providers"]["demo"]
+    assert (demo.client_auth, demo.par, demo.dpop) == ("private_key_jwt", "required", "required")
+    assert demo.client_secret == ""  # never sent, so never kept
+    assert set(demo.id_token_algorithms) == {"PS256", "ES256", "EdDSA"}
+    assert demo.require_authorization_response_iss
