@@ -165,6 +165,9 @@ class LinkedAccount(db.Model):
     access_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     refresh_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     id_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The private JWK that this link's DPoP-bound tokens need for every use (RFC 9449),
+    #: encrypted like them; None for bearer tokens.
+    dpop_key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: How long the access token was issued for (`expires_in`), in seconds: a short-lived token
@@ -191,6 +194,8 @@ class LoginAttempt(db.Model):
     provider: Mapped[str] = mapped_column(String(64))
     nonce: Mapped[str] = mapped_column(String(128))
     code_verifier_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The DPoP key made for this sign-in (its thumbprint went out as `dpop_jkt`), encrypted.
+    dpop_key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     next_url: Mapped[str | None] = mapped_column(String(2048))
     # Set when a signed-in user links another provider or proves who they are again; the
     # callback must run as that user.

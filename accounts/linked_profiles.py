@@ -59,8 +59,9 @@ def _load(link: LinkedAccount) -> LinkedProfile:
 def _fetch(provider: oauth.Provider, link: LinkedAccount) -> oauth.Profile:
     """Call the API with a fresh token; on a 401 for a token we thought good, refresh once."""
     access_token = tokens.fresh_access_token(link)
+    key = tokens.proof_key(link)  # DPoP-bound tokens are sent with a proof of this key
     try:
-        return oauth.fetch_profile(provider, access_token)
+        return oauth.fetch_profile(provider, access_token, key)
     except oauth.AccessTokenRejected:
         access_token = tokens.fresh_access_token(
             link,
@@ -68,7 +69,7 @@ def _fetch(provider: oauth.Provider, link: LinkedAccount) -> oauth.Profile:
             reason="The API answered 401 for a token that had not expired.",
         )
         try:
-            return oauth.fetch_profile(provider, access_token)
+            return oauth.fetch_profile(provider, access_token, key)
         except oauth.AccessTokenRejected:
             tokens.mark_reconnect_needed(link)
             raise tokens.ReconnectNeeded(link.provider, "api_token_rejected") from None

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from accounts import tokens
 from extensions import db
 from models import LoginAttempt, utcnow
-from oauth import AuthorizationRequest
+from oauth import AuthorizationRequest, dpop
 
 
 def attempt_id(state: str) -> str:
@@ -39,6 +39,9 @@ def create(
         provider=provider,
         nonce=request.nonce,
         code_verifier_ciphertext=tokens.encrypt(request.code_verifier),
+        dpop_key_ciphertext=tokens.encrypt(
+            dpop.serialize(request.dpop_key) if request.dpop_key is not None else None
+        ),
         next_url=next_url,
         user_id=user_id,
         action=action,
@@ -94,3 +97,10 @@ def code_verifier(attempt: LoginAttempt) -> str:
     if verifier is None:
         raise tokens.UnreadableCiphertext("empty verifier")
     return verifier
+
+
+def dpop_key(attempt: LoginAttempt):
+    """The DPoP key this sign-in's tokens are to be bound to, or None; UnreadableCiphertext as
+    for the verifier."""
+    text = tokens.decrypt(attempt.dpop_key_ciphertext)
+    return dpop.deserialize(text) if text else None

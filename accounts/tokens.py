@@ -18,6 +18,7 @@ import providers
 from accounts import row_locks, signals
 from extensions import db
 from models import LinkedAccount, LinkStatus, utcnow
+from oauth import dpop
 from ops import security_events
 
 # The refresh leeway never exceeds this share of an access token's lifetime.
@@ -101,6 +102,21 @@ def store(link: LinkedAccount, token: Mapping[str, Any]) -> None:
     if token.get("scope"):
         link.scope = _granted_scope(link.provider, str(token["scope"]))
     link.status = LinkStatus.CONNECTED
+
+
+def bind(link: LinkedAccount, dpop_key) -> None:
+    """Keep the DPoP key the link's new tokens are bound to (None: bearer tokens, no key)."""
+    link.dpop_key_ciphertext = encrypt(dpop.serialize(dpop_key)) if dpop_key is not None else None
+
+
+def proof_key(link: LinkedAccount):
+    """The DPoP key the link's tokens are bound to, None for bearer tokens. ReconnectNeeded when
+    no configured encryption key can read it: without it the tokens are useless to anyone."""
+    try:
+        text = decrypt(link.dpop_key_ciphertext)
+        return dpop.deserialize(text) if text else None
+    except (UnreadableCiphertext, ValueError):
+        _give_up(link, "dpop_key_unreadable")
 
 
 def _granted_scope(provider_name: str, scope: str) -> str:
@@ -240,8 +256,11 @@ def _refresh_locked(link: LinkedAccount) -> str:
         raise oauth.ProviderUnavailable(
             "provider_not_configured", f"{link.provider} is not configured on this site."
         )
+    key = proof_key(link)
     try:
-        token = oauth.refresh(provider, refresh_token, {"iss": link.issuer, "sub": link.subject})
+        token = oauth.refresh(
+            provider, refresh_token, {"iss": link.issuer, "sub": link.subject}, dpop_key=key
+        )
     except oauth.GrantRevoked as error:
         _give_up(link, error.reason)
     except oauth.ProviderError as error:

@@ -144,6 +144,7 @@ def _update(link: LinkedAccount, result: SignInResult) -> None:
     link.display_name = identity.display_name
     link.email = verified_email(identity)
     tokens.store(link, result.token)
+    tokens.bind(link, result.dpop_key)
 
 
 def unlink(user: User, provider: str, *, provider_title: str) -> None:

@@ -75,8 +75,10 @@ def finish(provider_name: str):
 
     try:
         code_verifier = login_attempts.code_verifier(attempt)
-    except tokens.UnreadableCiphertext:
-        # The key that encrypted this sign-in's PKCE verifier was removed while it was pending.
+        dpop_key = login_attempts.dpop_key(attempt)
+    except (tokens.UnreadableCiphertext, ValueError):
+        # The key that encrypted this sign-in's PKCE verifier (or DPoP key) was removed while it
+        # was pending.
         # Without the verifier the code cannot be redeemed: the person simply starts again.
         return _refuse(
             provider,
@@ -85,7 +87,9 @@ def finish(provider_name: str):
         )
     signals.callback_accepted.announce(provider=provider, parameters=args)
     try:
-        result = oauth.finish(provider, args, nonce=attempt.nonce, code_verifier=code_verifier)
+        result = oauth.finish(
+            provider, args, nonce=attempt.nonce, code_verifier=code_verifier, dpop_key=dpop_key
+        )
     except oauth.ProviderError as error:
         return _error_page(provider, error)
 

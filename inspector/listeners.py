@@ -28,6 +28,7 @@ CLIENT_AUTHENTICATION = {
 TOKEN_REQUEST_SECRETS = {
     "code_verifier": "sent (redacted): proves this app started the sign-in (PKCE)",
 }
+ABSENT = flow_trace.ABSENT
 SHOWN_CLAIMS = ("iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "name", "email")
 
 
@@ -146,6 +147,39 @@ def client_assertion_made(
         pending.append(made)
     else:
         g.setdefault("flow_steps", []).append(made)
+
+
+def dpop_proof_made(
+    app: Flask,
+    *,
+    provider: oauth.Provider,
+    method: str,
+    url: str,
+    key_thumbprint: str,
+    nonce: bool,
+    access_token_hash: bool,
+    **facts: Any,
+) -> None:
+    """A DPoP proof this app signed: what it binds, never the proof (replayable while fresh)."""
+    if not _listening():
+        return
+    made = flow_trace.step(
+        flow_trace.CLIENT,
+        flow_trace.CLIENT,
+        "DPoP proof signed (RFC 9449)",
+        [
+            ("header typ", "dpop+jwt"),
+            ("header jwk", f"the public key, thumbprint {key_thumbprint}"),
+            ("claim htm", method),
+            ("claim htu", url),
+            ("claim jti", "unique to this proof"),
+            ("claim nonce", "the provider's latest" if nonce else "none asked for yet"),
+            ("claim ath", "hash of the access token sent with it" if access_token_hash else ABSENT),
+        ],
+        note="The tokens are bound to this key: a copy of them is useless without it.",
+    )
+    pending = g.get("flow_pushed_request")
+    (pending if pending is not None else g.setdefault("flow_steps", [])).append(made)
 
 
 def pushed_authorization_request_answered(
@@ -392,6 +426,7 @@ RECEIVERS = (
     (accounts.signals.callback_accepted, callback_accepted),
     (oauth.signals.pushed_authorization_request_sent, pushed_authorization_request_sent),
     (oauth.signals.client_assertion_made, client_assertion_made),
+    (oauth.signals.dpop_proof_made, dpop_proof_made),
     (oauth.signals.pushed_authorization_request_answered, pushed_authorization_request_answered),
     (oauth.signals.token_request_sent, token_request_sent),
     (oauth.signals.token_response_received, token_response_received),

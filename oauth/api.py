@@ -11,7 +11,7 @@ from typing import Any
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 
-from oauth import http, idtoken, metadata, signals
+from oauth import http, idtoken, metadata, sender_constraint, signals
 from oauth.errors import (
     AccessTokenRejected,
     GrantRevoked,
@@ -37,45 +37,72 @@ def endpoint(provider: Provider, key_or_url: str) -> str:
     return url
 
 
-def get_json(provider: Provider, url: str, access_token: str) -> Any:
-    """GET a provider API resource with the access token (in the Authorization header)."""
+def get_json(provider: Provider, url: str, access_token: str, dpop_key=None) -> Any:
+    """GET a provider API resource with the access token (in the Authorization header); with a
+    DPoP proof signed by `dpop_key` when the token is bound to it."""
     signals.api_request_sent.announce(
         provider=provider, method="GET", url=url, access_token=access_token
     )
-    response = http.get(provider, url, what="api", access_token=access_token)
+    if dpop_key is None:
+        response = http.get(provider, url, what="api", access_token=access_token)
+    else:
+        response = sender_constraint.api_request(
+            lambda headers: http.get(provider, url, what="api", extra_headers=headers),
+            provider,
+            dpop_key,
+            url,
+            access_token,
+        )
     signals.api_response_received.announce(
         provider=provider, url=url, status_code=response.status_code, reason=response.reason
     )
     if response.status_code == 401:
+        if dpop_key is not None and "invalid_dpop_proof" in response.headers.get(
+            "WWW-Authenticate", ""
+        ):
+            # The proof, not the token, was refused (a clock far off, say): a refresh would
+            # not help, and the tokens stay as they are.
+            raise ProviderUnavailable(
+                "api_dpop_proof_refused", f"{provider.title} refused this app's proof of its key."
+            )
         raise AccessTokenRejected(
             "api_token_rejected", f"{provider.title} refused our access token."
         )
     return http.json_of(provider, response, what="api", max_bytes=MAX_API_RESPONSE_BYTES)
 
 
-def fetch_profile(provider: Provider, access_token: str) -> Profile:
+def fetch_profile(provider: Provider, access_token: str, dpop_key=None) -> Profile:
     """The user's profile, live from the provider's API."""
-    payload = get_json(provider, endpoint(provider, provider.profile_endpoint), access_token)
+    payload = get_json(
+        provider, endpoint(provider, provider.profile_endpoint), access_token, dpop_key
+    )
     if not isinstance(payload, Mapping):
         raise ProviderUnavailable("api_not_object", f"{provider.title} sent malformed data.")
     return provider.map_profile(payload)
 
 
-def check_token_response(provider: Provider, token: Mapping[str, Any]) -> None:
-    """A token response must carry a bearer access token (RFC 6749 §5.1, RFC 6750)."""
-    if str(token.get("token_type", "")).lower() != "bearer":
+def check_token_response(provider: Provider, token: Mapping[str, Any], dpop_key=None) -> None:
+    """A token response must carry a bearer access token (RFC 6749 §5.1, RFC 6750), or a
+    DPoP-bound one when this request sent a proof (RFC 9449 §5): a DPoP token we hold no key
+    for could not be used."""
+    token_type = str(token.get("token_type", "")).lower()
+    if token_type != "bearer" and not (token_type == "dpop" and dpop_key is not None):  # noqa: S105
         raise SignInRejected("token_type_not_bearer", f"{provider.title} sent an unusable token.")
     if not isinstance(token.get("access_token"), str) or not token["access_token"]:
         raise SignInRejected("access_token_missing", f"{provider.title} sent no access token.")
 
 
-def refresh(provider: Provider, refresh_token: str, original: Mapping[str, Any]) -> dict[str, Any]:
-    """A new token set for a refresh token; `original` holds the linked identity's iss and sub.
+def refresh(
+    provider: Provider, refresh_token: str, original: Mapping[str, Any], dpop_key=None
+) -> dict[str, Any]:
+    """A new token set for a refresh token; `original` holds the linked identity's iss and sub;
+    `dpop_key` is the link's proof key when its tokens are DPoP-bound (the same key, always).
 
     GrantRevoked when the provider answers `invalid_grant` (revoked, expired or reused refresh
     token); ProviderUnavailable for anything transient, so the caller keeps what it has.
     """
     client = http.oauth_session(provider)
+    sender_constraint.attach(provider, client)
     token_endpoint = endpoint(provider, "token_endpoint")
     if signals.token_request_sent.heard():
         signals.token_request_sent.announce(
@@ -86,7 +113,16 @@ def refresh(provider: Provider, refresh_token: str, original: Mapping[str, Any])
             client_authentication=client.token_endpoint_auth_method,
         )
     try:
-        token = dict(client.refresh_token(token_endpoint, refresh_token=refresh_token))
+        token = dict(
+            sender_constraint.token_request(
+                lambda headers: client.refresh_token(
+                    token_endpoint, refresh_token=refresh_token, headers=headers
+                ),
+                provider,
+                dpop_key,
+                token_endpoint,
+            )
+        )
     except OAuthError as error:
         if error.error == "invalid_grant":
             raise GrantRevoked(
@@ -108,7 +144,15 @@ def refresh(provider: Provider, refresh_token: str, original: Mapping[str, Any])
             signals.token_response_received.announce(
                 provider=provider, grant_type="refresh_token", token=MappingProxyType(token)
             )
-        check_token_response(provider, token)
+        check_token_response(provider, token, dpop_key)
+        if (
+            dpop_key is not None
+            and sender_constraint.check_token_type(provider, dpop_key, token) is None
+        ):
+            # Bound before, bearer now: the provider quietly dropped the binding.
+            raise SignInRejected(
+                "dpop_binding_lost", f"{provider.title} stopped binding our tokens."
+            )
         if provider.is_oidc and token.get("id_token"):
             # Core §12.2: a refreshed ID token must describe the same person from the same issuer.
             idtoken.validate(

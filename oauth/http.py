@@ -99,14 +99,21 @@ def session(provider: Provider) -> requests.Session:
 
 
 def get(
-    provider: Provider, url: str, *, what: str, access_token: str | None = None
+    provider: Provider,
+    url: str,
+    *,
+    what: str,
+    access_token: str | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> requests.Response:
     """GET `url` from the provider over its pooled session, with the timeouts; with a user's
     access token in the Authorization header only, never in the URL, where logs and referrers
-    would keep it. ProviderUnavailable (`<what>_unreachable`) when no answer comes."""
+    would keep it (or `extra_headers`, a DPoP-bound token's). ProviderUnavailable
+    (`<what>_unreachable`) when no answer comes."""
     headers = {"Accept": "application/json"}
     if access_token is not None:
         headers["Authorization"] = f"Bearer {access_token}"
+    headers.update(extra_headers or {})
     try:
         return session(provider).get(url, headers=headers, timeout=timeout())
     except requests.RequestException as error:

@@ -66,6 +66,16 @@ client_assertion_made = namespace.signal(
     """,
 )
 
+dpop_proof_made = namespace.signal(
+    "dpop-proof-made",
+    doc="""This app signed a DPoP proof (RFC 9449) for one request.
+
+    provider: the Provider; method and url: what the proof is for (htm, htu);
+    key_thumbprint: the JWK thumbprint of its key (what tokens are bound to); nonce: whether it
+    carries the provider's nonce; access_token_hash: whether it carries `ath`.
+    """,
+)
+
 token_request_sent = namespace.signal(
     "token-request-sent",
     doc="""A request to the token endpoint is about to go out.

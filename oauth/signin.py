@@ -15,7 +15,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app
 
-from oauth import api, http, idtoken, metadata, par, signals
+from oauth import api, dpop, http, idtoken, metadata, par, sender_constraint, signals
 from oauth.errors import (
     ProviderUnavailable,
     SignInCancelled,
@@ -34,6 +34,8 @@ class AuthorizationRequest:
     state: str = field(repr=False)
     nonce: str = field(repr=False)
     code_verifier: str = field(repr=False)
+    #: The DPoP proof key this sign-in's tokens are to be bound to (None without DPoP).
+    dpop_key: Any = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Identity:
 class SignInResult:
     identity: Identity
     token: dict[str, Any] = field(repr=False)
+    #: The key the tokens are DPoP-bound to; None for bearer tokens.
+    dpop_key: Any = field(default=None, repr=False)
 
 
 def redirect_uri(provider: Provider) -> str:
@@ -85,6 +89,11 @@ def authorization_request(
             # max_age=0 obliges the provider to return auth_time, which the callback checks;
             # prompt=login is for providers that honour only that.
             extra.update(max_age="0", prompt="login")
+    dpop_algorithm = sender_constraint.algorithm(provider)
+    dpop_key = dpop.new_key(dpop_algorithm) if dpop_algorithm else None
+    if dpop_key is not None:
+        # RFC 9449 §10: the code is bound to this key, so a stolen code is useless elsewhere.
+        extra["dpop_jkt"] = dpop.thumbprint(dpop_key)
     client = http.oauth_session(provider, redirect_uri=redirect_uri(provider), scope=provider.scope)
     url, _ = client.create_authorization_url(
         endpoints["authorization_endpoint"], state=state, code_verifier=code_verifier, **extra
@@ -97,7 +106,9 @@ def authorization_request(
         url = par.authorization_url(
             endpoints["authorization_endpoint"], provider.client_id, request_uri
         )
-    return AuthorizationRequest(url=url, state=state, nonce=nonce, code_verifier=code_verifier)
+    return AuthorizationRequest(
+        url=url, state=state, nonce=nonce, code_verifier=code_verifier, dpop_key=dpop_key
+    )
 
 
 def check_issuer(provider: Provider, args: Mapping[str, str]) -> None:
@@ -121,7 +132,12 @@ def check_issuer(provider: Provider, args: Mapping[str, str]) -> None:
 
 
 def finish(
-    provider: Provider, args: Mapping[str, str], *, nonce: str, code_verifier: str
+    provider: Provider,
+    args: Mapping[str, str],
+    *,
+    nonce: str,
+    code_verifier: str,
+    dpop_key: Any = None,
 ) -> SignInResult:
     """Check the authorization response, redeem the code and verify who signed in."""
     check_issuer(provider, args)
@@ -137,14 +153,15 @@ def finish(
     if not code or len(code) > MAX_CODE_LENGTH:
         raise SignInRejected("code_missing", "The response carried no usable authorization code.")
 
-    token = _redeem(provider, code, code_verifier)
+    token = _redeem(provider, code, code_verifier, dpop_key)
     if signals.token_response_received.heard():
         signals.token_response_received.announce(
             provider=provider, grant_type="authorization_code", token=MappingProxyType(token)
         )
-    api.check_token_response(provider, token)
+    api.check_token_response(provider, token, dpop_key)
+    dpop_key = sender_constraint.check_token_type(provider, dpop_key, token)
     if provider.is_oidc:
-        identity = _oidc_identity(provider, token, nonce)
+        identity = _oidc_identity(provider, token, nonce, dpop_key)
     elif provider.fetch_identity is not None:
         subject, profile = provider.fetch_identity(provider, token["access_token"])
         identity = Identity(
@@ -157,12 +174,13 @@ def finish(
         )
     else:
         raise SignInRejected("provider_kind_unsupported", f"{provider.title} is not supported.")
-    return SignInResult(identity=identity, token=token)
+    return SignInResult(identity=identity, token=token, dpop_key=dpop_key)
 
 
-def _redeem(provider: Provider, code: str, code_verifier: str) -> dict[str, Any]:
+def _redeem(provider: Provider, code: str, code_verifier: str, dpop_key: Any) -> dict[str, Any]:
     callback = redirect_uri(provider)
     client = http.oauth_session(provider, redirect_uri=callback)
+    sender_constraint.attach(provider, client)
     token_endpoint = api.endpoint(provider, "token_endpoint")
     if signals.token_request_sent.heard():
         signals.token_request_sent.announce(
@@ -179,11 +197,17 @@ def _redeem(provider: Provider, code: str, code_verifier: str) -> dict[str, Any]
         )
     try:
         return dict(
-            client.fetch_token(
+            sender_constraint.token_request(
+                lambda headers: client.fetch_token(
+                    token_endpoint,
+                    grant_type="authorization_code",
+                    code=code,
+                    code_verifier=code_verifier,
+                    headers=headers,
+                ),
+                provider,
+                dpop_key,
                 token_endpoint,
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=code_verifier,
             )
         )
     except OAuthError as error:
@@ -200,7 +224,9 @@ def _redeem(provider: Provider, code: str, code_verifier: str) -> dict[str, Any]
         ) from error
 
 
-def _oidc_identity(provider: Provider, token: Mapping[str, Any], nonce: str) -> Identity:
+def _oidc_identity(
+    provider: Provider, token: Mapping[str, Any], nonce: str, dpop_key: Any
+) -> Identity:
     if not token.get("id_token"):
         # We asked for `openid`: a response without an ID token cannot prove who signed in.
         raise SignInRejected("id_token_missing", f"{provider.title} did not say who signed in.")
@@ -217,7 +243,7 @@ def _oidc_identity(provider: Provider, token: Mapping[str, Any], nonce: str) -> 
     userinfo: Mapping[str, Any] = {}
     if "userinfo_endpoint" in metadata.server_metadata(provider):
         userinfo = api.get_json(
-            provider, api.endpoint(provider, "userinfo_endpoint"), token["access_token"]
+            provider, api.endpoint(provider, "userinfo_endpoint"), token["access_token"], dpop_key
         )
         # Core §5.3.2: userinfo may be from someone else (token substitution) unless its
         # sub equals the ID token's.

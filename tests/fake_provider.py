@@ -25,6 +25,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
+from tests import fake_dpop
 from tests.live_provider import LiveProvider, LiveServer, Recorder
 
 ALGORITHM = "RS256"
@@ -97,6 +98,10 @@ class Grant:
     #: The provider's sign-in session (OIDC `sid`): back-channel logout tokens name it.
     sid: str = ""
     revoked: bool = False
+    #: The thumbprint of the DPoP key its tokens are bound to (None: bearer tokens).
+    jkt: str | None = None
+    #: `dpop_jkt` from the authorization request: the code may only be redeemed with that key.
+    requested_jkt: str | None = None
 
 
 @dataclass
@@ -182,6 +187,9 @@ class FakeProvider:
         self.pushed: dict[str, tuple[float, dict[str, str]]] = {}
         #: The jti of every client assertion accepted, so none is accepted twice.
         self.assertion_ids: set[str] = set()
+        #: DPoP (RFC 9449): the proofs' jti seen, and the nonce proofs must carry (None: none).
+        self.proof_ids: set[str] = set()
+        self.dpop_nonce: str | None = None
         self._lock = threading.RLock()
         self.app = self._build_app()
 
@@ -229,7 +237,7 @@ class FakeProvider:
         )
         body: dict[str, Any] = {
             "access_token": access_token,
-            "token_type": "Bearer",
+            "token_type": "DPoP" if grant.jkt else "Bearer",
             "expires_in": self.access_token_ttl,
             "scope": scope,
         }
@@ -297,9 +305,26 @@ class FakeProvider:
         """The bearer token of this request, if live and granted `scope`; else abort with an
         RFC 6750 challenge."""
         scheme, _, value = (request.headers.get("Authorization") or "").partition(" ")
-        token = self.access_tokens.get(value) if scheme.lower() == "bearer" else None
+        token = self.access_tokens.get(value) if scheme.lower() in ("bearer", "dpop") else None
         if token is None or token.revoked or token.grant.revoked or token.expires_at < time.time():
             abort(_bearer_error("invalid_token", 401))
+        if token.grant.jkt is not None:
+            # RFC 9449 §7: a bound token only with the DPoP scheme and a proof of its key.
+            if scheme.lower() != "dpop":
+                abort(_dpop_error("invalid_token"))
+            try:
+                jkt = fake_dpop.verify(
+                    request.headers.get("DPoP"),
+                    method=request.method,
+                    url=self.issuer + request.path,
+                    seen=self.proof_ids,
+                    nonce=self.dpop_nonce,
+                    access_token=value,
+                )
+            except fake_dpop.ProofRefused as refused:
+                abort(_dpop_error(refused.error, self.dpop_nonce))
+            if jkt != token.grant.jkt:
+                abort(_dpop_error("invalid_dpop_proof"))
         if scope not in token.scope.split():
             abort(_bearer_error("insufficient_scope", 403))
         return token
@@ -456,7 +481,12 @@ class FakeProvider:
         code = secrets.token_urlsafe(32)
         with self._lock:
             grant = Grant(
-                client.client_id, username, scope, session["auth_time"], sid=session["sid"]
+                client.client_id,
+                username,
+                scope,
+                session["auth_time"],
+                sid=session["sid"],
+                requested_jkt=args.get("dpop_jkt"),
             )
             self.codes[code] = Code(
                 grant, redirect_uri, nonce, challenge, time.time() + CODE_LIFETIME
@@ -482,6 +512,28 @@ class FakeProvider:
         response.headers["Cache-Control"] = "no-store"
         return response, 201
 
+    def _token_proof(self, grant: Grant) -> None:
+        """A DPoP proof on a token request binds the tokens (a refresh must use the same key);
+        a grant bound before, or a code bound by `dpop_jkt`, requires one."""
+        header = request.headers.get("DPoP")
+        required = grant.jkt or grant.requested_jkt
+        if header is None and not required:
+            return
+        try:
+            jkt = fake_dpop.verify(
+                header,
+                method="POST",
+                url=f"{self.issuer}/token",
+                seen=self.proof_ids,
+                nonce=self.dpop_nonce,
+            )
+        except fake_dpop.ProofRefused as refused:
+            extra = {"DPoP-Nonce": self.dpop_nonce} if self.dpop_nonce else {}
+            raise OAuthError(refused.error, 400, extra) from None
+        if required and jkt != required:
+            raise OAuthError("invalid_dpop_proof")
+        grant.jkt = jkt
+
     def _token(self):
         client = self.authenticate_client()
         grant_type = request.form.get("grant_type")
@@ -502,6 +554,7 @@ class FakeProvider:
             # A code presented twice was stolen or replayed: what it gave stops working.
             code.grant.revoked = True
             raise OAuthError("invalid_grant")
+        self._token_proof(code.grant)
         code.used = True
         verifier = request.form.get("code_verifier", "")
         if (
@@ -530,6 +583,7 @@ class FakeProvider:
         scope = request.form.get("scope") or presented.grant.scope
         if not set(scope.split()) <= set(presented.grant.scope.split()):
             raise OAuthError("invalid_scope")
+        self._token_proof(presented.grant)
         presented.retired = True
         return self.issue(presented.grant, scope, nonce=None, refresh=True)
 
@@ -587,6 +641,15 @@ def _bearer_error(error: str, status: int):
     return response
 
 
+def _dpop_error(error: str, nonce: str | None = None):
+    response = jsonify(error=error)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = f'DPoP error="{error}", algs="ES256 PS256 EdDSA"'
+    if nonce is not None:
+        response.headers["DPoP-Nonce"] = nonce
+    return response
+
+
 def serve_fake_provider(
     clients: list[Client], *, name: str = "demo", access_token_ttl: int = 300
 ) -> tuple[LiveProvider, LiveServer]:
@@ -597,7 +660,7 @@ def serve_fake_provider(
     recorder.app = fake.app
     server.start()
     live = LiveProvider(
-        issuer=server.url, recorder=recorder, app=fake.app, signing_key=fake.signing_key
+        issuer=server.url, recorder=recorder, app=fake.app, signing_key=fake.signing_key, fake=fake
     )
     return live, server
 

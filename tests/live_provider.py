@@ -28,6 +28,8 @@ class LiveProvider:
     recorder: Recorder | None
     app: Any
     signing_key: RSAKey | None = None
+    #: The fake provider itself, for tests that switch its behaviour (a DPoP nonce, say).
+    fake: Any = None
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Recorded:
     query: dict[str, list[str]]
     form: dict[str, list[str]]
     authorization: str | None
+    #: The DPoP proof header, when the request carried one.
+    dpop: str | None = None
 
 
 @dataclass
@@ -82,6 +86,7 @@ class Recorder:
                     query=parse_qs(request.query_string.decode()),
                     form=parse_qs(body.decode("latin1")) if request.method == "POST" else {},
                     authorization=request.headers.get("Authorization"),
+                    dpop=request.headers.get("DPoP"),
                 )
             )
             fault = self.faults.get(path)
