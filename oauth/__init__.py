@@ -8,6 +8,7 @@ shows the layer and a test can patch one place.
 """
 
 from oauth.api import fetch_profile, refresh, revoke
+from oauth.checks import check
 from oauth.errors import (
     AccessTokenRejected,
     GrantRevoked,
@@ -20,7 +21,7 @@ from oauth.errors import (
 from oauth.logout import backchannel_logout_supported, end_session_endpoint, end_session_url
 from oauth.logout_token import LogoutTokenRejected
 from oauth.logout_token import validate as validate_logout_token
-from oauth.metadata import cached_metadata, check
+from oauth.metadata import cached_metadata
 from oauth.provider import Profile, Provider
 from oauth.signin import (
     AuthorizationRequest,

@@ -35,7 +35,7 @@ ID_TOKEN_LIFETIME = 300
 CODE_LIFETIME = 60
 FULL_SCOPE = "openid profile email offline_access"
 SCOPES_SUPPORTED = ("openid", "profile", "email", "offline_access")
-CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from models import User
 from oauth import client_keys
 from tests.conftest import CLIENT_SIGNING_KEYS, KEY_CLIENT_ID, client_config
 from tests.forms import csrf_token
-from tests.misbehaving import count
+from tests.misbehaving import MisbehavingProvider, count
 from tests.test_app import PRODUCTION
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
@@ -134,3 +134,23 @@ def test_fapi2_sets_every_switch_at_once(tmp_path, provider):
     assert demo.client_secret == ""  # never sent, so never kept
     assert set(demo.id_token_algorithms) == {"PS256", "ES256", "EdDSA"}
     assert demo.require_authorization_response_iss
+
+
+class TestRequiredFeaturesTheProviderLacks:
+    @pytest.fixture
+    def app_overrides(self):
+        return {"DEMO_DPOP": "required", "DEMO_PAR": "required"}
+
+    def test_providers_check_says_what_is_missing(self, app):
+        result = app.test_cli_runner().invoke(args=["providers", "--check"])
+        assert result.exit_code == 1
+        assert "par_not_supported" in result.output
+        assert "does not offer pushed authorization requests" in result.output
+
+
+def test_providers_check_says_when_the_client_authentication_is_not_accepted(app, provider):
+    MisbehavingProvider(provider).discovery(
+        lambda document: {**document, "token_endpoint_auth_methods_supported": ["none"]}
+    )
+    result = app.test_cli_runner().invoke(args=["providers", "--check"])
+    assert "client_auth_not_supported" in result.output
