@@ -1,13 +1,16 @@
 """Fixtures for the interop tests: panva's oidc-provider (`oidc_server.mjs`) run with Node on
 127.0.0.1, with the client app registered at it, and the client app served over real HTTP with
-that provider as its generic OpenID Connect provider "corp". One of each per test session; the
-tests skip where Node or the installed package (`npm ci --prefix tests/interop`) is missing.
+that provider as its generic OpenID Connect provider "corp". A second pair, started only by the
+tests that ask for it, runs the provider as a FAPI 2.0 one and the app as its provider "fapi"
+with `FAPI_PROFILE=fapi2`. One of each per test session; the tests skip where Node or the
+installed package (`npm ci --prefix tests/interop`) is missing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import threading
@@ -21,6 +24,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from app import create_app
+from oauth import client_keys
 from tests.conftest import logging_as_found
 from tests.live_provider import LiveServer
 
@@ -36,18 +40,22 @@ CLIENT_ID = "interop-app"
 CLIENT_SECRET = "interop:secret%with+odd/chars=" + "q" * 16
 TITLE = "Corp SSO"
 
+FAPI_PROVIDER_NAME = "fapi"
+FAPI_CLIENT_ID = "interop-fapi-app"
+FAPI_TITLE = "Bank SSO"
+
 
 class NodeProvider:
     """oidc-provider in a Node process of its own; every line it prints is kept in `lines`."""
 
-    def __init__(self, node: str, client: dict) -> None:
+    def __init__(self, node: str, client: dict, profile: str = "") -> None:
         environment = {
             key: value
             for key, value in os.environ.items()
             # Everything stays on 127.0.0.1: no proxy in the way.
             if not key.lower().endswith("_proxy")
         }
-        environment.update(OIDC_PORT="0", OIDC_CLIENT=json.dumps(client))
+        environment.update(OIDC_PORT="0", OIDC_CLIENT=json.dumps(client), OIDC_PROFILE=profile)
         self.lines: list[str] = []
         self._printed = threading.Condition()
         self.issuer = ""
@@ -96,6 +104,19 @@ class NodeProvider:
             self._printed.wait_for(found, timeout)
             return found()
 
+    def settle(self) -> None:
+        """Wait until every line the provider printed before now has been read here: it prints
+        a fresh word after them, and lines come in the order they were printed."""
+        word = secrets.token_hex(8)
+        start = len(self.lines)
+        with requests.Session() as session:
+            session.trust_env = False
+            session.get(f"{self.issuer}/barrier/{word}", timeout=READY_TIMEOUT).raise_for_status()
+        if not self.lines_after(start, f"barrier {word}", READY_TIMEOUT):
+            raise RuntimeError(
+                f"oidc-provider did not print its barrier; its output:\n{self.output()}"
+            )
+
     def output(self) -> str:
         return "\n".join(self.lines)
 
@@ -118,6 +139,8 @@ class Site:
     url: str
     app: Flask
     provider: NodeProvider
+    #: The provider's name in the app (its `/login/<name>`, `/callback/<name>`).
+    name: str = PROVIDER_NAME
 
 
 def node_or_skip() -> str:
@@ -149,16 +172,63 @@ def client_metadata(base_url: str) -> dict:
     }
 
 
-@pytest.fixture(scope="session")
-def app_server():
-    """The address the client app will be served at. Bound first, because the provider must
-    know the client's URIs before it starts; `site` serves the app there."""
+def fapi_client_metadata(base_url: str, signing_keys: str) -> dict:
+    """This app's registration at the FAPI 2.0 provider: no secret at all, the public half of
+    `signing_keys` (the app's `CLIENT_SIGNING_KEYS`) to check its client assertions with, and
+    every token bound to a DPoP key."""
+    return {
+        "client_id": FAPI_CLIENT_ID,
+        "client_name": "Flask Sign-in Reference App (FAPI 2.0)",
+        "redirect_uris": [f"{base_url}/callback/{FAPI_PROVIDER_NAME}"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "jwks": client_keys.public_jwks(client_keys.parse(signing_keys)),
+        "dpop_bound_access_tokens": True,
+        "require_pushed_authorization_requests": True,
+        "id_token_signed_response_alg": "ES256",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "scope": "openid profile email",
+    }
+
+
+def serve(
+    server: LiveServer, provider: NodeProvider, name: str, settings: dict, instance: Path
+) -> Site:
+    """Create the client app with `settings` on top of what every interop app shares, migrate
+    its database in `instance`, and serve it on `server`."""
+    app = create_app(
+        {
+            "APP_ENV": "development",
+            "SECRET_KEY": "interop-tests-" + "s" * 32,
+            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": f"sqlite:///{instance / 'app.sqlite3'}",
+            "BASE_URL": server.url,
+            "DEMO_PROVIDER_ENABLED": False,
+            **settings,
+        },
+        instance_path=str(instance),
+    )
+    with logging_as_found(), app.app_context():
+        upgrade()
+    server.start(app)
+    return Site(server.url, app, provider, name)
+
+
+def bound_server():
+    """A LiveServer bound but not serving yet, closed at the end however far it got."""
     server = LiveServer()
     yield server
     if server.thread.is_alive():
         server.stop()
     else:
         server.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def app_server():
+    """The address the client app will be served at. Bound first, because the provider must
+    know the client's URIs before it starts; `site` serves the app there."""
+    yield from bound_server()
 
 
 @pytest.fixture(scope="session")
@@ -173,27 +243,64 @@ def oidc_provider(app_server):
 def site(app_server, oidc_provider, tmp_path_factory) -> Site:
     """The client app, served over HTTP, with oidc-provider configured as the generic OIDC
     provider "corp" exactly as a deployment would configure an issuer (no demo provider)."""
-    instance = tmp_path_factory.mktemp("interop-instance")
-    app = create_app(
+    return serve(
+        app_server,
+        oidc_provider,
+        PROVIDER_NAME,
         {
-            "APP_ENV": "development",
-            "SECRET_KEY": "interop-tests-" + "s" * 32,
-            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "DATABASE_URL": f"sqlite:///{instance / 'app.sqlite3'}",
-            "BASE_URL": app_server.url,
-            "DEMO_PROVIDER_ENABLED": False,
             "OIDC_PROVIDERS": PROVIDER_NAME,
             "CORP_ISSUER": oidc_provider.issuer,
             "CORP_CLIENT_ID": CLIENT_ID,
             "CORP_CLIENT_SECRET": CLIENT_SECRET,
             "CORP_TITLE": TITLE,
         },
-        instance_path=str(instance),
+        tmp_path_factory.mktemp("interop-instance"),
     )
-    with logging_as_found(), app.app_context():
-        upgrade()
-    app_server.start(app)
-    return Site(app_server.url, app, oidc_provider)
+
+
+@pytest.fixture(scope="session")
+def fapi_app_server():
+    """Where the FAPI 2.0 client app will be served (see `app_server`)."""
+    yield from bound_server()
+
+
+@pytest.fixture(scope="session")
+def fapi_signing_keys() -> str:
+    """The app's `CLIENT_SIGNING_KEYS` (private, one ES256 key), made for this session."""
+    return client_keys.generate("ES256")
+
+
+@pytest.fixture(scope="session")
+def fapi_provider(fapi_app_server, fapi_signing_keys):
+    """oidc-provider as a FAPI 2.0 provider, with the app registered by its public keys."""
+    provider = NodeProvider(
+        node_or_skip(),
+        fapi_client_metadata(fapi_app_server.url, fapi_signing_keys),
+        profile="fapi2",
+    )
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def fapi_site(fapi_app_server, fapi_provider, fapi_signing_keys, tmp_path_factory) -> Site:
+    """The client app with the FAPI 2.0 provider as "fapi", configured as a deployment would
+    configure it: the profile switch, the issuer, the client id and the private keys; no
+    secret."""
+    return serve(
+        fapi_app_server,
+        fapi_provider,
+        FAPI_PROVIDER_NAME,
+        {
+            "OIDC_PROVIDERS": FAPI_PROVIDER_NAME,
+            "FAPI_ISSUER": fapi_provider.issuer,
+            "FAPI_CLIENT_ID": FAPI_CLIENT_ID,
+            "FAPI_PROFILE": "fapi2",
+            "FAPI_TITLE": FAPI_TITLE,
+            "CLIENT_SIGNING_KEYS": fapi_signing_keys,
+        },
+        tmp_path_factory.mktemp("interop-fapi-instance"),
+    )
 
 
 @pytest.fixture

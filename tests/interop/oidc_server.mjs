@@ -6,8 +6,14 @@
 //
 // The port may also be the first argument; 0 takes a free one. The issuer is
 // http://127.0.0.1:<port>. Prints "ready <issuer>" once listening, one line per back-channel
-// logout it sends ("backchannel.success ..." / "backchannel.error ..."), and exits when stdin
-// closes or on SIGTERM, so a test run that dies cannot leave it behind.
+// logout it sends ("backchannel.success ..." / "backchannel.error ..."), "barrier <word>" for a
+// GET /barrier/<word>, and exits when stdin closes or on SIGTERM, so a test run that dies
+// cannot leave it behind.
+//
+// OIDC_PROFILE=fapi2 makes it a FAPI 2.0 provider instead: pushed authorization requests
+// required, DPoP-bound tokens with server nonces, private_key_jwt client authentication (the
+// client's public keys come in OIDC_CLIENT's `jwks`), ES256 ID tokens, rotating refresh tokens
+// and token revocation. It then also prints what the tests check happened (see `report`).
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -16,6 +22,11 @@ import Provider from 'oidc-provider';
 
 const client = JSON.parse(process.env.OIDC_CLIENT || '{}');
 const port = Number(process.env.OIDC_PORT ?? process.argv[2] ?? 0);
+const profile = process.env.OIDC_PROFILE || '';
+if (!['', 'fapi2'].includes(profile)) {
+  // A typo must not quietly start the other provider.
+  throw new Error(`OIDC_PROFILE must be fapi2 or unset, not ${JSON.stringify(profile)}`);
+}
 
 const ALICE = {
   sub: 'alice',
@@ -24,9 +35,13 @@ const ALICE = {
   name: 'Alice Liddell',
 };
 
-function configuration() {
+function signingKey(type, options, kid) {
   // Fresh keys per run: nothing outlives the test session.
-  const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const { privateKey } = generateKeyPairSync(type, options);
+  return { ...privateKey.export({ format: 'jwk' }), use: 'sig', kid };
+}
+
+function configuration() {
   return {
     clients: [
       {
@@ -44,7 +59,7 @@ function configuration() {
         ...client,
       },
     ],
-    jwks: { keys: [{ ...signingKey.export({ format: 'jwk' }), use: 'sig', kid: 'interop' }] },
+    jwks: { keys: [signingKey('rsa', { modulusLength: 2048 }, 'interop')] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     claims: {
       acr: null,
@@ -70,15 +85,116 @@ function configuration() {
   };
 }
 
+function fapi2(base) {
+  return {
+    ...base,
+    // The client is what the test registers, with nothing assumed here: its `jwks` (public
+    // keys only), private_key_jwt, `dpop_bound_access_tokens` and ES256 ID tokens included.
+    clients: [{ response_types: ['code'], application_type: 'web', ...client }],
+    // FAPI 2.0 §5.4.1 allows PS256, ES256 and EdDSA: an EC key, and nothing that signs RS256.
+    jwks: { keys: [signingKey('ec', { namedCurve: 'P-256' }, 'interop-es256')] },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256'],
+      clientAuthSigningAlgValues: ['PS256', 'ES256', 'EdDSA'],
+      dPoPSigningAlgValues: ['ES256', 'EdDSA', 'PS256'],
+    },
+    clientAuthMethods: ['private_key_jwt'],
+    // The code flow only, as FAPI 2.0 §5.3.1.2 asks.
+    responseTypes: ['code'],
+    features: {
+      devInteractions: { enabled: true },
+      fapi: { enabled: true, profile: '2.0' },
+      // Nonces on every DPoP request, so the client's one retry on use_dpop_nonce is exercised
+      // at the token endpoint and at userinfo alike.
+      dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+    },
+    // Every refresh spends its refresh token and hands out a new one: a client that reused a
+    // spent one would lose the whole grant.
+    rotateRefreshToken: true,
+    // Refresh tokens without offline_access (the client's default scope does not ask for it).
+    issueRefreshToken: async (ctx, c) => c.grantTypeAllowed('refresh_token'),
+  };
+}
+
+// What the FAPI tests read back, one line per event, values space-free.
+function report(provider) {
+  const thumbprint = (token) => token?.jkt ?? '-';
+  // One line per request that reached an endpoint: whether it carried a DPoP proof, and the
+  // scheme of its Authorization header (a DPoP-bound token is presented as "DPoP").
+  provider.use(async (ctx, next) => {
+    await next();
+    const route = ctx.oidc?.route;
+    if (!route) return;
+    const scheme = (ctx.get('authorization').split(' ')[0] || '-');
+    console.log(`http ${route} ${ctx.status} dpop=${ctx.get('dpop') ? 'yes' : 'no'} authorization=${scheme}`);
+    if (route === 'revocation' && ctx.status === 200) {
+      const { AccessToken, RefreshToken } = ctx.oidc.entities;
+      const kind = (AccessToken && 'access_token') || (RefreshToken && 'refresh_token') || 'none';
+      console.log(`revocation.success ${ctx.oidc.client?.clientId} revoked=${kind}`);
+    }
+  });
+  provider.on('pushed_authorization_request.success', (ctx, c) => {
+    console.log(`pushed_authorization_request.success ${c.clientId} dpop_jkt=${ctx.oidc.params.dpop_jkt ?? '-'}`);
+  });
+  provider.on('authorization.success', (ctx, out) => {
+    console.log(`authorization.success ${ctx.oidc.client?.clientId} iss=${out.iss ?? '-'}`);
+  });
+  provider.on('grant.success', (ctx) => {
+    const { AccessToken, RefreshToken, RotatedRefreshToken } = ctx.oidc.entities;
+    console.log([
+      'grant.success',
+      ctx.oidc.params.grant_type,
+      `token_type=${ctx.body?.token_type}`,
+      `access_token_jkt=${thumbprint(AccessToken)}`,
+      `refresh_token=${RefreshToken ? 'yes' : 'no'}`,
+      `rotated=${RotatedRefreshToken ? 'yes' : 'no'}`,
+    ].join(' '));
+  });
+  provider.on('grant.revoked', (ctx, grantId) => {
+    console.log(`grant.revoked ${ctx.oidc.route}`);
+  });
+  for (const event of [
+    'authorization.error',
+    'pushed_authorization_request.error',
+    'grant.error',
+    'userinfo.error',
+    'revocation.error',
+    'jwks.error',
+    'discovery.error',
+  ]) {
+    provider.on(event, (ctx, error) => {
+      console.log(`error ${event} ${error.error} ${error.error_description}`);
+    });
+  }
+}
+
 let handler = (req, res) => {
   res.statusCode = 503;
   res.end();
 };
-const server = createServer((req, res) => handler(req, res));
+const server = createServer((req, res) => {
+  // GET /barrier/<word> prints "barrier <word>": once the test has read that line, it has read
+  // every line printed before it (the provider's own routes never start with /barrier/).
+  const barrier = /^\/barrier\/([A-Za-z0-9]{1,64})$/.exec(req.url);
+  if (barrier) {
+    console.log(`barrier ${barrier[1]}`);
+    res.statusCode = 204;
+    res.end();
+    return;
+  }
+  handler(req, res);
+});
 
 server.listen(port, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
-  const provider = new Provider(issuer, configuration());
+  const provider = new Provider(
+    issuer,
+    profile === 'fapi2' ? fapi2(configuration()) : configuration(),
+  );
+  if (profile === 'fapi2') report(provider);
   provider.on('backchannel.success', (ctx, rp, accountId, sid) => {
     console.log(`backchannel.success ${rp.clientId} ${accountId} ${sid}`);
   });
