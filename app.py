@@ -117,6 +117,13 @@ def _mount_demo_provider(app: Flask) -> None:
                 "redirect_uris": [client.redirect_uri(base_url)],
                 "post_logout_redirect_uris": [base_url + "/logout/complete"],
                 "backchannel_logout_uri": base_url + "/backchannel-logout/demo",
+                # So that DEMO_CLIENT_AUTH=private_key_jwt works with no other change.
+                "token_endpoint_auth_method": client.client_auth,
+                **(
+                    {"jwks_uri": base_url + "/.well-known/jwks.json"}
+                    if client.client_auth == "private_key_jwt"
+                    else {}
+                ),
                 "client_name": DEMO_CLIENT_NAME,
                 "scope": client.scope,
             }

@@ -142,6 +142,7 @@ def discard(link: LinkedAccount) -> None:
     link.access_token_ciphertext = None
     link.refresh_token_ciphertext = None
     link.id_token_ciphertext = None
+    link.dpop_key_ciphertext = None
     link.expires_at = None
     link.status = LinkStatus.RECONNECT_NEEDED
 

@@ -1,8 +1,8 @@
 """Client registration: the clients named in the configuration are checked when the app is built
 and upserted into the provider's database when it first serves (`preparation.py`); workshop
 clients are added, listed and deleted from the command line (`commands.py`). Redirect URIs (and
-the post-logout and back-channel logout URIs) are checked the same way for both, and secrets are
-stored only as digests.
+the post-logout, back-channel logout and jwks URIs) are checked the same way for both, secrets
+are stored only as digests, and a `private_key_jwt` client registers public keys instead.
 """
 
 from __future__ import annotations
@@ -17,20 +17,26 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 
-from demo_provider import scopes
+from demo_provider import client_keys, scopes
 from demo_provider.extensions import db
 from demo_provider.models import (
     FROM_COMMAND_LINE,
     FROM_CONFIGURATION,
+    PRIVATE_KEY_JWT,
+    SECRET_AUTH_METHODS,
     AuthorizationCode,
     BackchannelLogoutUri,
     Client,
+    ClientAuthentication,
     ClientRegistration,
+    CodeDpopBinding,
     Grant,
     GrantSession,
     PostLogoutRedirectUri,
+    PushedAuthorizationRequest,
     SessionParticipant,
     Token,
+    TokenDpopBinding,
     digest,
 )
 
@@ -41,6 +47,10 @@ _MAX_NAME_LENGTH = 120
 _MAX_SLUG_LENGTH = 40
 
 
+# How a confidential client may register to authenticate (RFC 7591 token_endpoint_auth_method).
+AUTH_METHODS = (*SECRET_AUTH_METHODS, PRIVATE_KEY_JWT)
+
+
 @dataclass(frozen=True)
 class NewClient:
     """The credentials of a client just registered; the secret exists only here, never stored."""
@@ -49,14 +59,23 @@ class NewClient:
     client_secret: str | None
 
 
+@dataclass(frozen=True)
+class ClientKeys:
+    """The checked public keys of a private_key_jwt client: inline, or where to fetch them."""
+
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
+
+
 def register(registrations: Iterable[Mapping[str, Any]]) -> None:
     """Create or update each configured client, and commit. Clients registered any other way
     (from the command line, by the implicit lab) are left as they are.
     """
     for registration in registrations:
+        secret = registration.get("client_secret")
         save(
             registration["client_id"],
-            client_secret_hash=digest(registration["client_secret"]),
+            client_secret_hash=digest(secret) if secret else "",
             client_name=registration["client_name"],
             redirect_uris=registration["redirect_uris"],
             scope=registration["scope"],
@@ -64,6 +83,8 @@ def register(registrations: Iterable[Mapping[str, Any]]) -> None:
             backchannel_logout_uri=registration.get("backchannel_logout_uri"),
             legacy_implicit=registration.get("legacy_implicit", False),
             registered_via=FROM_CONFIGURATION,
+            token_endpoint_auth_method=registration.get("token_endpoint_auth_method"),
+            keys=ClientKeys(registration.get("jwks"), registration.get("jwks_uri")),
         )
     db.session.commit()
 
@@ -77,10 +98,13 @@ def create(
     post_logout_redirect_uris: Sequence[str] = (),
     backchannel_logout_uri: str | None = None,
     legacy_implicit: bool = False,
+    token_endpoint_auth_method: str | None = None,
+    jwks_uri: str | None = None,
 ) -> NewClient:
     """Register a new client under a fresh random id, commit, and return its credentials: a
-    confidential client gets a random secret, a public one none (it proves nothing but its
-    client_id, which is why PKCE is required and its refresh tokens rotate).
+    confidential client gets a random secret, unless it authenticates with its own key
+    (`private_key_jwt`, its public keys at `jwks_uri`); a public one gets none (it proves nothing
+    but its client_id, which is why PKCE is required and its refresh tokens rotate).
     """
     client_name = client_name.strip()
     if not client_name or len(client_name) > _MAX_NAME_LENGTH:
@@ -88,7 +112,13 @@ def create(
     if not redirect_uris:
         raise ValueError("A client needs at least one redirect URI.")
     scope = check_scope(scope or " ".join(scopes.SUPPORTED))
-    client_secret = None if public else secrets.token_urlsafe(SECRET_BYTES)
+    if public and (token_endpoint_auth_method or jwks_uri):
+        raise ValueError("A public client authenticates with nothing: it has no secret or keys.")
+    if jwks_uri and token_endpoint_auth_method is None:
+        token_endpoint_auth_method = PRIVATE_KEY_JWT
+    keys = check_authentication(token_endpoint_auth_method, None, jwks_uri)
+    has_secret = not public and token_endpoint_auth_method != PRIVATE_KEY_JWT
+    client_secret = secrets.token_urlsafe(SECRET_BYTES) if has_secret else None
     client_id = _new_client_id(client_name)
     save(
         client_id,
@@ -101,6 +131,8 @@ def create(
         public=public,
         legacy_implicit=legacy_implicit,
         registered_via=FROM_COMMAND_LINE,
+        token_endpoint_auth_method=token_endpoint_auth_method,
+        keys=keys,
     )
     db.session.commit()
     return NewClient(client_id=client_id, client_secret=client_secret)
@@ -118,10 +150,15 @@ def save(
     public: bool = False,
     legacy_implicit: bool = False,
     registered_via: str,
+    token_endpoint_auth_method: str | None = None,
+    keys: ClientKeys | None = None,
 ) -> Client:
-    """Check the client's addresses and create or update it (not committed)."""
+    """Check the client's addresses and keys and create or update it (not committed)."""
     for uri in redirect_uris:
         check_redirect_uri(uri)
+    keys = keys or ClientKeys()
+    if keys.jwks is not None or keys.jwks_uri is not None or token_endpoint_auth_method:
+        keys = check_authentication(token_endpoint_auth_method, keys.jwks, keys.jwks_uri)
     post_logout_uris = list(dict.fromkeys(post_logout_redirect_uris))
     for uri in post_logout_uris:
         # The person's browser is sent there after logout, so the same rules apply.
@@ -149,6 +186,14 @@ def save(
     client.registration.public = public
     client.registration.legacy_implicit = legacy_implicit
     client.registration.registered_via = registered_via
+    if token_endpoint_auth_method is None or public:
+        client.authentication = None
+    else:
+        if client.authentication is None:
+            client.authentication = ClientAuthentication(client_id=client_id)
+        client.authentication.method = token_endpoint_auth_method
+        client.authentication.jwks = keys.jwks
+        client.authentication.jwks_uri = keys.jwks_uri
     return client
 
 
@@ -166,8 +211,15 @@ def remove(client_id: str) -> bool:
     if client is None:
         return False
     grant_ids = select(Grant.id).where(Grant.client_id == client_id)
+    token_ids = select(Token.id).where(Token.grant_id.in_(grant_ids))
+    code_ids = select(AuthorizationCode.id).where(AuthorizationCode.grant_id.in_(grant_ids))
     db.session.execute(delete(SessionParticipant).where(SessionParticipant.client_id == client_id))
     db.session.execute(delete(GrantSession).where(GrantSession.grant_id.in_(grant_ids)))
+    db.session.execute(delete(TokenDpopBinding).where(TokenDpopBinding.token_id.in_(token_ids)))
+    db.session.execute(delete(CodeDpopBinding).where(CodeDpopBinding.code_id.in_(code_ids)))
+    db.session.execute(
+        delete(PushedAuthorizationRequest).where(PushedAuthorizationRequest.client_id == client_id)
+    )
     db.session.execute(delete(Token).where(Token.grant_id.in_(grant_ids)))
     db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.grant_id.in_(grant_ids)))
     db.session.execute(delete(Grant).where(Grant.client_id == client_id))
@@ -200,6 +252,36 @@ def check_redirect_uri(uri: str, kind: str = "Redirect URI") -> None:
         raise ValueError(f"{kind} must not contain user information: {uri!r}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ValueError(f"{kind} must use https unless it is a loopback address: {uri!r}")
+
+
+def check_authentication(method: str | None, jwks: Any, jwks_uri: str | None) -> ClientKeys:
+    """Check a confidential client's token endpoint authentication method (None: its secret,
+    in either place) and the keys that go with it: a private_key_jwt client needs exactly one of
+    `jwks` and `jwks_uri`, and no other method uses keys.
+    """
+    if method is not None and method not in AUTH_METHODS:
+        raise ValueError(
+            f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}, got {method!r}"
+        )
+    if method != PRIVATE_KEY_JWT:
+        if jwks or jwks_uri:
+            raise ValueError("jwks and jwks_uri are only used with private_key_jwt")
+        return ClientKeys()
+    if bool(jwks) == bool(jwks_uri):
+        raise ValueError("private_key_jwt needs exactly one of jwks and jwks_uri")
+    if jwks_uri:
+        check_jwks_uri(jwks_uri)
+        return ClientKeys(jwks_uri=jwks_uri)
+    return ClientKeys(jwks=client_keys.check_jwks(jwks))
+
+
+def check_jwks_uri(uri: str) -> None:
+    """Refuse a jwks_uri by the redirect URI rules: over plain http anyone on the path could
+    swap in their own keys and then authenticate as the client (http only for loopback).
+    """
+    if not isinstance(uri, str):
+        raise ValueError(f"jwks_uri must be one URI, got {uri!r}")
+    check_redirect_uri(uri, kind="jwks_uri")
 
 
 def check_backchannel_logout_uri(uri: str) -> None:

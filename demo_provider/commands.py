@@ -1,8 +1,8 @@
 """`flask --app demo_provider clients ...`: register extra clients for a workshop (confidential
-with a secret, or public with PKCE and no secret), list them, delete them. A new client's secret
-is printed once, at registration; the provider keeps only its digest. Only `register` and `delete`
-write, and only what they are asked to: the clients in this shell's configuration are stored by
-the provider when it serves, never by a command.
+with a secret or with its own key pair, or public with PKCE and no secret), list them, delete
+them. A new client's secret is printed once, at registration; the provider keeps only its digest.
+Only `register` and `delete` write, and only what they are asked to: the clients in this shell's
+configuration are stored by the provider when it serves, never by a command.
 """
 
 from __future__ import annotations
@@ -56,6 +56,18 @@ clients_group = AppGroup("clients", help="Register, list and delete the Demo Pro
     "(OIDC Back-Channel Logout; https, or http on a loopback address).",
 )
 @click.option(
+    "--token-endpoint-auth-method",
+    type=click.Choice(clients.AUTH_METHODS),
+    help="How the confidential client authenticates (default: its secret, Basic header or "
+    "form). private_key_jwt: a JWT signed with its own key, checked with the public keys at "
+    "--jwks-uri; it gets no secret.",
+)
+@click.option(
+    "--jwks-uri",
+    help="Where the client publishes its public keys, for private_key_jwt (https, or http on a "
+    "loopback address). Implies --token-endpoint-auth-method private_key_jwt.",
+)
+@click.option(
     "--legacy-implicit",
     is_flag=True,
     help="Also allow response_type=token while the implicit grant lab is on "
@@ -68,6 +80,8 @@ def register_command(
     scope,
     post_logout_redirect_uris,
     backchannel_logout_uri,
+    token_endpoint_auth_method,
+    jwks_uri,
     legacy_implicit,
 ) -> None:
     """Register a client and print its credentials, once."""
@@ -81,6 +95,8 @@ def register_command(
             post_logout_redirect_uris=post_logout_redirect_uris,
             backchannel_logout_uri=backchannel_logout_uri,
             legacy_implicit=legacy_implicit,
+            token_endpoint_auth_method=token_endpoint_auth_method,
+            jwks_uri=jwks_uri,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from None
@@ -94,9 +110,11 @@ def register_command(
         click.echo(
             "\nCopy the secret now: the provider keeps only its digest and cannot show it again."
         )
-        auth = "client_secret_basic (or client_secret_post)"
-    else:
+        auth = token_endpoint_auth_method or "client_secret_basic (or client_secret_post)"
+    elif public:
         auth = "none (send client_id only; there is no secret)"
+    else:
+        auth = "private_key_jwt (a client_assertion signed with a key published at its jwks_uri)"
     click.echo()
     click.echo(f"  issuer:        {issuer}")
     click.echo(f"  discovery:     {issuer}/.well-known/openid-configuration")
@@ -104,6 +122,8 @@ def register_command(
         click.echo(f"  redirect URI:  {uri}")
     if backchannel_logout_uri:
         click.echo(f"  back-channel logout URI: {backchannel_logout_uri}")
+    if jwks_uri:
+        click.echo(f"  jwks_uri:      {jwks_uri}")
     click.echo(f"  token endpoint authentication: {auth}")
     click.echo("  PKCE:          required, code_challenge_method=S256")
     if legacy_implicit and not current_app.config["DEMO_PROVIDER_LEGACY_IMPLICIT"]:
@@ -135,6 +155,9 @@ def list_command() -> None:
             click.echo(f"    after logout:  {uri}")
         if client.backchannel_logout_uri:
             click.echo(f"    back-channel logout: {client.backchannel_logout_uri}")
+        click.echo(f"    authentication: {client.token_endpoint_auth_method}")
+        if client.authentication is not None and client.authentication.jwks_uri:
+            click.echo(f"    jwks_uri:      {client.authentication.jwks_uri}")
         click.echo(f"    scope:         {client.scope}")
     pending = [
         item
@@ -177,6 +200,9 @@ def _stored_as_configured(client: Client | None, item: Mapping[str, Any]) -> boo
         and client.backchannel_logout_uri == item["backchannel_logout_uri"]
         and client.client_name == item["client_name"]
         and client.scope == item["scope"]
+        and client.token_endpoint_auth_method
+        == (item["token_endpoint_auth_method"] or client.auth_methods[0])
+        and (client.authentication.jwks_uri if client.authentication else None) == item["jwks_uri"]
     )
 
 

@@ -1,7 +1,7 @@
 """A person's connected applications: the clients that hold live tokens from their consent (what
-each may do, when it was allowed, when it last got a token), and revoking one, which ends every
-grant of that person to that client and tells the client over the back channel. The pages are in
-`views.py`.
+each may do, when it was allowed, when it last got a token, which DPoP keys its tokens are bound
+to), and revoking one, which ends every grant of that person to that client and tells the client
+over the back channel. The pages are in `views.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy import and_, exists, func, or_, select
 
 from demo_provider import backchannel, models, scopes
 from demo_provider.extensions import db
-from demo_provider.models import Client, Grant, Token, User
+from demo_provider.models import Client, Grant, Token, TokenDpopBinding, User
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,9 @@ class Connection:
     granted_at: datetime
     # When a token was last issued: at sign-in, or when the client last refreshed.
     last_token_at: datetime | None
+    # The `cnf.jkt` thumbprints of the DPoP keys its live tokens are bound to (RFC 9449): a
+    # copy of such a token is useless without the private key.
+    dpop_jkts: tuple[str, ...] = ()
 
 
 def for_user(user_id: int, refresh_token_lifetime: int) -> list[Connection]:
@@ -57,6 +60,20 @@ def for_user(user_id: int, refresh_token_lifetime: int) -> list[Connection]:
         .order_by(Grant.created_at)
     )
 
+    bound = db.session.execute(
+        select(Grant.client_id, TokenDpopBinding.jkt)
+        .join(Token, Token.id == TokenDpopBinding.token_id)
+        .join(Grant, Grant.id == Token.grant_id)
+        .where(
+            Grant.user_id == user_id,
+            Grant.revoked_at.is_(None),
+            or_(usable_refresh_token, usable_access_token),
+        )
+    )
+    jkts: dict[str, list[str]] = {}
+    for client_id, jkt in bound:
+        jkts.setdefault(client_id, []).append(jkt)
+
     summaries: dict[str, dict] = {}
     for grant, client_name, last_token_at in rows:
         summary = summaries.setdefault(
@@ -72,6 +89,7 @@ def for_user(user_id: int, refresh_token_lifetime: int) -> list[Connection]:
             scopes=scopes.describe(" ".join(dict.fromkeys(summary["scope"]))),
             granted_at=_moment(summary["granted"]),
             last_token_at=_moment(summary["last"]) if summary["last"] else None,
+            dpop_jkts=tuple(dict.fromkeys(jkts.get(client_id, []))),
         )
         for client_id, summary in summaries.items()
     ]

@@ -1,5 +1,6 @@
 """The provider's machine endpoints, called by clients over HTTP: discovery, JWKS, token,
-revocation, userinfo, and the protected profile API of the resource server.
+pushed authorization requests, revocation, userinfo, and the protected profile API of the
+resource server.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2.rfc6749 import InsecureTransportError, scope_to_list
 from flask import Blueprint, current_app, jsonify
 
-from demo_provider import discovery, scopes, server, signing
+from demo_provider import discovery, par, resource_server, scopes, server, signing
 
 bp = Blueprint("endpoints", __name__)
 
@@ -25,10 +26,7 @@ def insecure_transport(error: InsecureTransportError):
 @bp.get("/.well-known/openid-configuration")
 def openid_configuration():
     """The discovery document."""
-    metadata = discovery.openid_configuration(
-        current_app.config["DEMO_PROVIDER_ISSUER"],
-        legacy_implicit=current_app.config["DEMO_PROVIDER_LEGACY_IMPLICIT"],
-    )
+    metadata = discovery.openid_configuration(current_app.config)
     response = jsonify(metadata)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
@@ -48,6 +46,12 @@ def token():
     return server.authorization_server().create_token_response()
 
 
+@bp.post("/par")
+def pushed_authorization_request():
+    """RFC 9126: store an authorization request for the browser to refer to by request_uri."""
+    return server.authorization_server().create_endpoint_response(par.ENDPOINT_NAME)
+
+
 @bp.post("/revoke")
 def revoke():
     """RFC 7009 token revocation."""
@@ -55,14 +59,14 @@ def revoke():
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
-@server.require_token("openid")
+@resource_server.require_token("openid")
 def userinfo():
     """Claims about the person, as far as the token's scope allows."""
     return jsonify(scopes.user_claims(current_token.user, current_token.scope))
 
 
 @bp.get("/api/profile")
-@server.require_token("profile")
+@resource_server.require_token("profile")
 def profile():
     """The demo resource server's API: the person's profile, fetched live."""
     user = current_token.user

@@ -9,7 +9,7 @@ from flask import Flask, current_app, got_request_exception, jsonify, render_tem
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 # Called by clients, which parse JSON errors (RFC 6749 section 5.2, RFC 6750 section 3).
-_MACHINE_PATHS = ("/token", "/revoke", "/userinfo", "/jwks.json")
+_MACHINE_PATHS = ("/token", "/par", "/revoke", "/userinfo", "/jwks.json")
 _MACHINE_PREFIXES = ("/api/", "/.well-known/")
 
 # Error codes for the JSON bodies: OAuth's own where one fits.

@@ -1,6 +1,7 @@
 """The grants the provider supports, built on Authlib: the authorization code grant with PKCE S256
 required for every client, the OpenID Connect ID token, refresh tokens with rotation and reuse
-detection, and the legacy implicit grant for the lab that shows why it was abandoned.
+detection, DPoP-bound tokens (RFC 9449) when the token request carries a proof, and the legacy
+implicit grant for the lab that shows why it was abandoned.
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 
-from demo_provider import scopes, sessions, signing
+from demo_provider import dpop, scopes, sessions, signing
 from demo_provider.extensions import db
 from demo_provider.models import (
     NO_AUTH_METHOD,
+    PRIVATE_KEY_JWT,
     SECRET_AUTH_METHODS,
     AuthorizationCode,
+    CodeDpopBinding,
     Grant,
     Token,
+    TokenDpopBinding,
     User,
     digest,
 )
@@ -38,9 +42,11 @@ from demo_provider.models import (
 # Short: the client checks the ID token once, right after the token response.
 ID_TOKEN_LIFETIME = 300
 # Tried in this order; each client accepts only the methods of its kind (`Client.auth_methods`):
-# confidential clients their secret, public clients `none`, their client_id alone (RFC 6749
-# section 2.1). A public client's code is protected by PKCE and its refresh tokens by rotation.
-CLIENT_AUTH_METHODS = [*SECRET_AUTH_METHODS, NO_AUTH_METHOD]
+# confidential clients their secret or their key (private_key_jwt), public clients `none`, their
+# client_id alone (RFC 6749 section 2.1). A public client's code is protected by PKCE and its
+# refresh tokens by rotation.
+CLIENT_AUTH_METHODS = [*SECRET_AUTH_METHODS, PRIVATE_KEY_JWT, NO_AUTH_METHOD]
+DPOP_TOKEN_TYPE = "DPoP"  # noqa: S105 -- a token type name, not a credential
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -66,10 +72,42 @@ class S256CodeChallenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    """Short-lived, single-use codes bound to client, redirect URI, PKCE challenge and nonce."""
+class DpopBoundTokens:
+    """Tokens issued against a DPoP proof are of type `DPoP` (RFC 9449 section 5), so the client
+    knows to send them with `Authorization: DPoP` and a proof; `save_token` binds them.
+    """
+
+    def generate_token(self, *args, **kwargs):
+        """The usual tokens, typed DPoP when the token request proved a key."""
+        token = super().generate_token(*args, **kwargs)
+        if proof_key(self.request) is not None:
+            token["token_type"] = DPOP_TOKEN_TYPE
+        return token
+
+
+def proof_key(request: Any) -> str | None:
+    """The thumbprint of the DPoP key the token request proved, if any (see `server`)."""
+    return getattr(request, "dpop_jkt", None)
+
+
+class AuthorizationCodeGrant(DpopBoundTokens, grants.AuthorizationCodeGrant):
+    """Short-lived, single-use codes bound to client, redirect URI, PKCE challenge and nonce,
+    and to a DPoP key when the request named one.
+    """
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def validate_authorization_request(self):
+        """Authlib's checks, and a well-formed `dpop_jkt` when one is given."""
+        redirect_uri = super().validate_authorization_request()
+        jkt = self.request.payload.data.get("dpop_jkt")
+        if jkt is not None and not dpop.is_thumbprint(jkt):
+            raise InvalidRequestError(
+                "dpop_jkt must be a base64url SHA-256 JWK thumbprint.",
+                redirect_uri=redirect_uri,
+                state=self.request.payload.state,
+            )
+        return redirect_uri
 
     @staticmethod
     def validate_authorization_redirect_uri(request, client):
@@ -94,6 +132,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if owner.sid is not None:
             # Carried by the grant to every ID token issued from it (see `IdTokenClaims`).
             sessions.bind_grant(grant, owner.sid)
+        # RFC 9449 section 10: a code bound to the client's DPoP key (by `dpop_jkt`, or by a
+        # proof sent with the pushed request) is redeemed only with a proof of that key.
+        jkt = data.get("dpop_jkt")
         db.session.add(
             AuthorizationCode(
                 code_hash=digest(code),
@@ -105,6 +146,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 nonce=data.get("nonce"),
                 code_challenge=data["code_challenge"],
                 code_challenge_method=data["code_challenge_method"],
+                dpop_binding=CodeDpopBinding(jkt=jkt) if jkt else None,
             )
         )
         db.session.commit()
@@ -123,6 +165,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def create_token_response(self):
         """Redeem the code exactly once; a second redemption revokes what the first produced."""
         code = self.request.authorization_code
+        bound = code.dpop_jkt
+        if bound is not None and bound != proof_key(self.request):
+            # Before redeeming: the rightful client can still use the code with its key.
+            raise dpop.InvalidDpopProofError(
+                "The authorization code is bound to another DPoP key (dpop_jkt)."
+            )
         # Reached only after client authentication and the PKCE verifier have succeeded, so a
         # stranger replaying a stolen code cannot use this to revoke someone else's tokens.
         if not code.redeem():
@@ -154,9 +202,10 @@ def registered_redirect_uri(request, client) -> str:
     return redirect_uri
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(DpopBoundTokens, grants.RefreshTokenGrant):
     """Refresh with rotation: every use returns a new refresh token and retires the old one;
-    presenting a retired one revokes the whole grant (RFC 9700 section 4.14.2).
+    presenting a retired one revokes the whole grant (RFC 9700 section 4.14.2). A DPoP-bound
+    refresh token is used only with a proof of its key.
     """
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
@@ -177,6 +226,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         if token.refresh_token_expired(current_app.config["DEMO_PROVIDER_REFRESH_TOKEN_TTL"]):
             return None
+        bound = token.dpop_jkt
+        if bound is not None and bound != proof_key(self.request):
+            # RFC 9449 section 5: whoever copied the refresh token lacks the private key. The
+            # token stays usable by its holder, who has the key.
+            raise dpop.InvalidDpopProofError("The refresh token is bound to another DPoP key.")
         return token
 
     def _validate_token_scope(self, token):
@@ -242,8 +296,17 @@ class LegacyImplicitGrant(grants.ImplicitGrant):
         store_token(token, grant_id=grant.id, client_id=grant.client_id, user_id=grant.user_id)
 
 
-def store_token(token: dict[str, Any], *, grant_id: str, client_id: str, user_id: int) -> None:
-    """Store the digests of issued tokens under the grant they descend from, and commit."""
+def store_token(
+    token: dict[str, Any],
+    *,
+    grant_id: str,
+    client_id: str,
+    user_id: int,
+    dpop_jkt: str | None = None,
+) -> None:
+    """Store the digests of issued tokens under the grant they descend from, bound to the DPoP
+    key the request proved, if any, and commit.
+    """
     refresh_token = token.get("refresh_token")
     db.session.add(
         Token(
@@ -254,6 +317,7 @@ def store_token(token: dict[str, Any], *, grant_id: str, client_id: str, user_id
             access_token_hash=digest(token["access_token"]),
             refresh_token_hash=digest(refresh_token) if refresh_token else None,
             expires_in=token["expires_in"],
+            dpop_binding=TokenDpopBinding(jkt=dpop_jkt) if dpop_jkt else None,
         )
     )
     db.session.commit()

@@ -1,8 +1,9 @@
 """The demo provider's tables: people, registered clients (with their post-logout return
-addresses, back-channel logout address and how they were registered), grants (one consent and
-every code and token descending from it), authorization codes and tokens, and the provider's
-sign-in sessions (which grant came from which, which clients took part). Secrets are stored only
-as digests.
+addresses, back-channel logout address, how they were registered and how they authenticate),
+grants (one consent and every code and token descending from it), authorization codes and tokens
+(with their DPoP key bindings), pushed authorization requests, the JWT ids already accepted, and
+the provider's sign-in sessions (which grant came from which, which clients took part). Secrets
+are stored only as digests.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from demo_provider.extensions import db
 # their secret, public clients (a browser or mobile app, which cannot keep one) with nothing.
 SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 NO_AUTH_METHOD = "none"
+# A confidential client proving itself with a JWT signed by its own private key (RFC 7523
+# section 2.2, OIDC Core section 9): nothing secret is shared with the provider.
+PRIVATE_KEY_JWT = "private_key_jwt"
 
 # Where a client's registration came from.
 FROM_CONFIGURATION = "configuration"
@@ -106,6 +110,7 @@ class Client(db.Model, ClientMixin):
     backchannel_logout: Mapped[BackchannelLogoutUri | None] = relationship(
         cascade="all, delete-orphan"
     )
+    authentication: Mapped[ClientAuthentication | None] = relationship(cascade="all, delete-orphan")
 
     @property
     def is_public(self) -> bool:
@@ -124,8 +129,20 @@ class Client(db.Model, ClientMixin):
 
     @property
     def auth_methods(self) -> tuple[str, ...]:
-        """The token endpoint authentication methods this client may use."""
-        return (NO_AUTH_METHOD,) if self.is_public else SECRET_AUTH_METHODS
+        """The token endpoint authentication methods this client may use: `none` for a public
+        client, the one it registered, or (registered before methods were recorded) its secret
+        in either place.
+        """
+        if self.is_public:
+            return (NO_AUTH_METHOD,)
+        if self.authentication is not None:
+            return (self.authentication.method,)
+        return SECRET_AUTH_METHODS
+
+    @property
+    def token_endpoint_auth_method(self) -> str:
+        """The registered method, as RFC 7591 names it (`client_secret_basic` for older ones)."""
+        return self.auth_methods[0]
 
     @property
     def post_logout_redirect_uris(self) -> list[str]:
@@ -168,9 +185,10 @@ class Client(db.Model, ClientMixin):
         return hmac.compare_digest(digest(client_secret), self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        """A confidential client must prove itself with its secret (Basic header or form body):
-        accepting `none` from it would let anyone who knows its public client_id redeem its codes
-        with a stolen PKCE pair, or refresh its tokens. A public client has only `none`.
+        """A confidential client must prove itself with its secret (Basic header or form body) or
+        its key, whichever it registered: accepting `none` from it would let anyone who knows its
+        public client_id redeem its codes with a stolen PKCE pair, or refresh its tokens. A
+        public client has only `none`.
         """
         return method in self.auth_methods
 
@@ -230,6 +248,24 @@ class BackchannelLogoutUri(db.Model):
 
     client_id: Mapped[str] = mapped_column(ForeignKey(Client.client_id), primary_key=True)
     uri: Mapped[str] = mapped_column(Text)
+
+
+class ClientAuthentication(db.Model):
+    """How a client registered to authenticate at the token, PAR and revocation endpoints
+    (RFC 7591 `token_endpoint_auth_method`) and, for `private_key_jwt`, the public keys its
+    assertions are checked with: inline (`jwks`) or fetched from its `jwks_uri`.
+
+    A table of its own for the same reason as post-logout redirect URIs: a provider database
+    created before these existed gains it through `create_all()`. A confidential client without
+    a row uses its secret, in the Basic header or the form, as all of them did then.
+    """
+
+    __tablename__ = f"{PREFIX}client_authentication"
+
+    client_id: Mapped[str] = mapped_column(ForeignKey(Client.client_id), primary_key=True)
+    method: Mapped[str] = mapped_column(String(32))
+    jwks: Mapped[dict | None] = mapped_column(JSON, default=None)
+    jwks_uri: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Grant(db.Model):
@@ -303,6 +339,12 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):
     used_at: Mapped[int | None] = mapped_column(default=None)
 
     grant: Mapped[Grant] = relationship()
+    dpop_binding: Mapped[CodeDpopBinding | None] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def dpop_jkt(self) -> str | None:
+        """The thumbprint of the DPoP key the authorization request named (`dpop_jkt`), if any."""
+        return self.dpop_binding.jkt if self.dpop_binding else None
 
     @classmethod
     def find(cls, code: str) -> AuthorizationCode | None:
@@ -366,6 +408,12 @@ class Token(db.Model, TokenMixin):
 
     grant: Mapped[Grant] = relationship()
     user: Mapped[User] = relationship()
+    dpop_binding: Mapped[TokenDpopBinding | None] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def dpop_jkt(self) -> str | None:
+        """The thumbprint of the DPoP key both tokens of this row are bound to, if any."""
+        return self.dpop_binding.jkt if self.dpop_binding else None
 
     @classmethod
     def find_by_access_token(cls, access_token: str) -> Token | None:
@@ -466,3 +514,63 @@ class SessionParticipant(db.Model):
     client_id: Mapped[str] = mapped_column(ForeignKey(Client.client_id))
     user_id: Mapped[int] = mapped_column(ForeignKey(User.id), index=True)
     created_at: Mapped[int] = mapped_column(default=epoch_now)
+
+
+class CodeDpopBinding(db.Model):
+    """The DPoP key an authorization request named with `dpop_jkt` (RFC 9449 section 10): the
+    code is redeemed only with a proof signed by that key, so a code stolen from the redirect is
+    worth nothing without the client's private key.
+
+    Tables of their own for DPoP bindings, so that a database created before DPoP gains them
+    through `create_all()`; codes and tokens without a row are not bound.
+    """
+
+    __tablename__ = f"{PREFIX}authorization_code_dpop_binding"
+
+    code_id: Mapped[int] = mapped_column(ForeignKey(AuthorizationCode.id), primary_key=True)
+    # The base64url SHA-256 JWK thumbprint (RFC 7638), 43 characters.
+    jkt: Mapped[str] = mapped_column(String(64))
+
+
+class TokenDpopBinding(db.Model):
+    """The DPoP key an access token and its refresh token are bound to (RFC 9449 section 6,
+    `cnf.jkt`): each use must come with a fresh proof signed by that key.
+    """
+
+    __tablename__ = f"{PREFIX}token_dpop_binding"
+
+    token_id: Mapped[int] = mapped_column(ForeignKey(Token.id), primary_key=True)
+    jkt: Mapped[str] = mapped_column(String(64))
+
+
+class PushedAuthorizationRequest(db.Model):
+    """An authorization request a client pushed to the PAR endpoint (RFC 9126), waiting to be
+    named by its `request_uri` at the authorization endpoint. Only the URI's digest is stored,
+    as for codes. `opened_at` is when a browser first brought it to the authorization endpoint;
+    `used_at` when the person decided (the request is then spent).
+    """
+
+    __tablename__ = f"{PREFIX}pushed_authorization_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_uri_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey(Client.client_id), index=True)
+    # [[name, value], ...]: the pushed form as sent, repeated names included.
+    parameters: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(default=epoch_now)
+    expires_at: Mapped[int] = mapped_column(index=True)
+    opened_at: Mapped[int | None] = mapped_column(default=None)
+    used_at: Mapped[int | None] = mapped_column(default=None)
+
+
+class UsedJwtId(db.Model):
+    """A JWT id (`jti`) already accepted, kept until the JWT it came in has expired: client
+    assertions (RFC 7523 section 3) and DPoP proofs (RFC 9449 section 11.1) are accepted once,
+    so a copy captured on the way is worth nothing. Keyed by the digest of the kind of JWT, its
+    issuer or target, and the jti, so that different clients' ids never collide.
+    """
+
+    __tablename__ = f"{PREFIX}used_jwt_id"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(index=True)

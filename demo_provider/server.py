@@ -1,5 +1,6 @@
-"""The provider's Authlib wiring: the authorization server (grants, token issuing, revocation,
-RFC 9207 `iss`) created per app, and the resource protector guarding userinfo and the API.
+"""The provider's Authlib wiring: the authorization server created per app, with its grants,
+token issuing (DPoP-bound when the request proves a key), client authentication (secrets,
+private_key_jwt), revocation, pushed authorization requests and RFC 9207 `iss`.
 """
 
 from __future__ import annotations
@@ -10,24 +11,22 @@ from typing import Any
 from urllib.parse import unquote
 
 from authlib.common.urls import add_params_to_uri
-from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
     InvalidClientError,
     InvalidRequestError,
-    MissingAuthorizationError,
     OAuth2Error,
+    OAuth2Request,
     UnsupportedResponseTypeError,
-    UnsupportedTokenTypeError,
     scope_to_list,
 )
-from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask, Response, abort, current_app, json, request
+from flask import Flask, Response, current_app, request
 
-from demo_provider import grants, scopes, throttling
+from demo_provider import client_assertions, dpop, dpop_nonces, grants, par, scopes, throttling
 from demo_provider.extensions import db
-from demo_provider.models import Client, Token
+from demo_provider.models import PRIVATE_KEY_JWT, Client, Token
 
 EXTENSION_KEY = "demo_provider.authorization_server"
 REFRESH_TOKEN_HINT = "refresh_token"  # noqa: S105 -- a token type name, not a credential
@@ -62,10 +61,16 @@ def query_client(client_id: str) -> Client | None:
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
-    """Store the issued tokens' digests under the grant of the code or refresh token redeemed."""
+    """Store the issued tokens' digests under the grant of the code or refresh token redeemed,
+    bound to the DPoP key the request proved, if any.
+    """
     parent = request.authorization_code or request.refresh_token
     grants.store_token(
-        token, grant_id=parent.grant_id, client_id=request.client.client_id, user_id=request.user.id
+        token,
+        grant_id=parent.grant_id,
+        client_id=request.client.client_id,
+        user_id=request.user.id,
+        dpop_jkt=grants.proof_key(request),
     )
 
 
@@ -193,6 +198,7 @@ class ProviderAuthorizationServer(AuthorizationServer):
         super().__init__(query_client=query_client, save_token=save_token)
         self.client_auth_failures = throttling.ClientAuthenticationThrottle()
         self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
+        self.register_client_auth_method(PRIVATE_KEY_JWT, client_assertions.PrivateKeyJwt())
         self.issuer_parameter = ProviderIssuerParameter()
         self.register_extension(self.issuer_parameter)
         self.register_grant(
@@ -201,6 +207,7 @@ class ProviderAuthorizationServer(AuthorizationServer):
         )
         self.register_grant(grants.RefreshTokenGrant, [grants.OpenIDRefreshExtension()])
         self.register_endpoint(TokenRevocationEndpoint)
+        self.register_endpoint(par.PushedAuthorizationRequestEndpoint)
         self.response_types = set(grants.AuthorizationCodeGrant.RESPONSE_TYPES)
         if legacy_implicit:
             # The lab only (see `settings`); the grant itself serves only lab clients.
@@ -212,12 +219,51 @@ class ProviderAuthorizationServer(AuthorizationServer):
         self.register_token_generator("default", issue_bearer_token)
         self.scopes_supported = list(scopes.SUPPORTED)
 
+    def create_oauth2_request(self, request):
+        """An OAuth2Request for the HTTP request being served, or `request` itself when it is
+        one already (pushed parameters, a token request whose DPoP proof was checked).
+        """
+        if isinstance(request, OAuth2Request):
+            return request
+        oauth_request = super().create_oauth2_request(request)
+        # The thumbprint of the DPoP key the token request proved, set by create_token_response.
+        oauth_request.dpop_jkt = None
+        return oauth_request
+
+    def create_token_response(self, request=None):
+        """Check the request's DPoP proof first (RFC 9449 section 5), then redeem the grant. The
+        proof comes first so that a client asked to retry with a nonce has spent nothing: its
+        code, refresh token and assertion are still unused.
+        """
+        oauth_request = self.create_oauth2_request(request)
+        try:
+            oauth_request.dpop_jkt = dpop.key_of_token_request(
+                dpop.issuer_url("/token"),
+                required=current_app.config["DEMO_PROVIDER_REQUIRE_DPOP"],
+            )
+        except OAuth2Error as error:
+            response = self.handle_error_response(oauth_request, error)
+        else:
+            response = super().create_token_response(oauth_request)
+        if dpop_nonces.required():
+            # Section 8.2: a fresh nonce with every answer saves the client a round trip later.
+            response.headers[dpop_nonces.HEADER] = dpop_nonces.current()
+        return response
+
+    def create_endpoint_response(self, name, request=None):
+        """As Authlib does, with the fresh DPoP nonce on PAR answers too (see above)."""
+        response = super().create_endpoint_response(name, request)
+        if response is not None and name == par.ENDPOINT_NAME and dpop_nonces.required():
+            response.headers[dpop_nonces.HEADER] = dpop_nonces.current()
+        return response
+
     def authenticate_client(self, request, methods, endpoint="token"):
-        """The client proven by its secret (compared in constant time, see `Client`), or a public
-        client by its client_id alone, at the token and revocation endpoints. Every failure gets
-        the same 401 `invalid_client` with a Basic challenge (RFC 6749 section 5.2), so an
-        unknown client_id and a wrong secret cannot be told apart, and a caller that keeps
-        failing gets 429 for a while.
+        """The client proven by its secret (compared in constant time, see `Client`) or by a
+        signed assertion (`client_assertions`), or a public client by its client_id alone, at the
+        token, PAR and revocation endpoints. Every failure gets the same 401 `invalid_client`
+        with a Basic challenge (RFC 6749 section 5.2), so an unknown client_id and a wrong
+        secret or assertion cannot be told apart, and a caller that keeps failing gets 429 for a
+        while.
         """
         # The credentials are checked before the throttle is consulted, and correct ones always
         # pass. The throttle counts per claimed client_id and address, and behind a proxy every
@@ -226,6 +272,9 @@ class ProviderAuthorizationServer(AuthorizationServer):
         # up, stopping guessing, is not needed here: secrets are 256-bit random values (from
         # `clients register`, and the one the client app generates), which no rate of guessing
         # reaches. The throttle only tells a caller that keeps failing to back off.
+        if current_app.config["DEMO_PROVIDER_REQUIRE_PRIVATE_KEY_JWT"]:
+            # No shared secret, and no client that proves nothing, is accepted at all.
+            methods = [method for method in methods if method == PRIVATE_KEY_JWT]
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
@@ -259,11 +308,11 @@ class ProviderAuthorizationServer(AuthorizationServer):
                 "Only response_type=code is supported."
                 if "token" not in self.response_types
                 else "Only response_type=code (and token, in the implicit lab) is supported.",
-                redirect_uri=self._verified_redirect_uri(request),
+                redirect_uri=self.verified_redirect_uri(request),
             )
         return super().get_authorization_grant(request)
 
-    def _verified_redirect_uri(self, request) -> str | None:
+    def verified_redirect_uri(self, request) -> str | None:
         """The request's redirect_uri if it is registered for its client, else None: an error may
         only be sent to an address the client registered (RFC 6749 section 4.1.2.1).
         """
@@ -297,67 +346,3 @@ def authorization_server() -> ProviderAuthorizationServer:
 def _client_address() -> str | None:
     """The address the request came from (the proxy's, unless the app trusts X-Forwarded-For)."""
     return request.remote_addr
-
-
-class ScopeRequiredError(InsufficientScopeError):
-    """The token is valid but lacks the scope the resource needs; names that scope."""
-
-    def __init__(self, required: list[str]) -> None:
-        super().__init__()
-        self.required = required
-
-
-class AccessTokenValidator(BearerTokenValidator):
-    """What the resource server (userinfo and /api/*) accepts: a live access token this provider
-    issued, to any registered client, carrying the scope the resource needs.
-
-    That is what "audience" means here: the provider's own API is the audience of every access
-    token it issues, and the scope says which part of it a token may call. Anything else is for
-    another audience and is `invalid_token`: a refresh token (meant only for the token endpoint),
-    an ID token (its `aud` is the client, which must not replay it as a credential), a token from
-    another issuer. Bearer tokens are not bound to the client presenting them (RFC 6750): another
-    client holding a copy gets no more than the token's scope, which is why leaks are kept short
-    (a few minutes' lifetime) and narrow (scope).
-    """
-
-    def authenticate_token(self, token_string):
-        """The token row for this access token, if any (refresh tokens are stored apart)."""
-        return Token.find_by_access_token(token_string)
-
-    def validate_token(self, token, scopes, request):
-        """Refuse an unknown, expired or revoked token, then one without the required scope."""
-        if token is None or token.is_expired() or token.is_revoked():
-            raise InvalidTokenError()
-        if self.scope_insufficient(token.get_scope(), scopes):
-            raise ScopeRequiredError(list(scopes or []))
-
-
-class BearerResourceProtector(ResourceProtector):
-    """Authlib's resource protector, answering with RFC 6750 `WWW-Authenticate` challenges."""
-
-    def raise_error_response(self, error):
-        """Abort with a JSON error and the matching Bearer challenge."""
-        headers = [
-            ("Content-Type", "application/json"),
-            ("Cache-Control", "no-store"),
-            ("Pragma", "no-cache"),
-        ]
-        if isinstance(error, MissingAuthorizationError | UnsupportedTokenTypeError):
-            # RFC 6750 section 3.1: no error code when the request had no bearer token at all.
-            challenge = "Bearer"
-        elif isinstance(error, ScopeRequiredError):
-            # RFC 6750 section 3: name the scope a new token would need.
-            challenge = f'Bearer error="insufficient_scope", scope="{" ".join(error.required)}"'
-        elif isinstance(error, InsufficientScopeError):
-            challenge = 'Bearer error="insufficient_scope"'
-        else:
-            challenge = f'Bearer error="{error.error}"'
-        headers.append(("WWW-Authenticate", challenge))
-        body = json.dumps(dict(error.get_body()))
-        abort(Response(body, status=error.status_code, headers=headers))
-
-
-# The Authorization header is the only place a token is read from: a token in the query string
-# ends up in logs and Referer headers (RFC 6750 section 5.3).
-require_token = BearerResourceProtector()
-require_token.register_token_validator(AccessTokenValidator())

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from demo_provider import clients, instance_files, scopes, users
+from demo_provider.models import PRIVATE_KEY_JWT
 
 DEFAULT_ISSUER = "http://127.0.0.1:5001"
 DEFAULT_ACCESS_TOKEN_TTL = 300
@@ -20,6 +21,21 @@ DEFAULT_SESSION_COOKIE_NAME = "demo_provider_session"
 # NIST SP 800-63B-4 section 3.1.1.2: at least 15 characters for a password that is the only
 # factor, as it is here.
 MIN_PRODUCTION_PASSWORD_LENGTH = 15
+
+# The switches that make the provider demand the newer protections of every client (each off by
+# default, so a client_secret client with plain bearer tokens works out of the box). A value in
+# the settings mapping wins; otherwise the process environment is read, so that a provider
+# mounted inside the client app, which passes it a mapping, can be switched from the shell too.
+SWITCHES = (
+    # RFC 9126: authorization requests only by reference to one pushed to /par.
+    "DEMO_PROVIDER_REQUIRE_PAR",
+    # RFC 9449: every token request carries a DPoP proof, so every token is sender-constrained.
+    "DEMO_PROVIDER_REQUIRE_DPOP",
+    # RFC 9449 section 8 and 9: every DPoP proof carries a nonce this provider issued recently.
+    "DEMO_PROVIDER_REQUIRE_DPOP_NONCE",
+    # RFC 7523 section 2.2: clients authenticate with signed JWTs only, never a shared secret.
+    "DEMO_PROVIDER_REQUIRE_PRIVATE_KEY_JWT",
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -44,6 +60,11 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         }
         if environ.get("DEMO_PROVIDER_CLIENT_SCOPE"):
             client["scope"] = environ["DEMO_PROVIDER_CLIENT_SCOPE"]
+        if environ.get("DEMO_PROVIDER_CLIENT_TOKEN_ENDPOINT_AUTH_METHOD"):
+            method = environ["DEMO_PROVIDER_CLIENT_TOKEN_ENDPOINT_AUTH_METHOD"].strip()
+            client["token_endpoint_auth_method"] = method
+        if environ.get("DEMO_PROVIDER_CLIENT_JWKS_URI"):
+            client["jwks_uri"] = environ["DEMO_PROVIDER_CLIENT_JWKS_URI"].strip()
         config["DEMO_PROVIDER_CLIENTS"] = [client]
     return config
 
@@ -98,6 +119,7 @@ def resolve(config: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         DEMO_PROVIDER_LEGACY_IMPLICIT=legacy_implicit,
         DEMO_PROVIDER_USER_PASSWORDS=user_passwords,
     )
+    resolved.update({name: _switch(config, name) for name in SWITCHES})
     resolved.update(
         SECRET_KEY=config.get("DEMO_PROVIDER_SECRET_KEY") or _generated_secret_key(instance),
         SQLALCHEMY_DATABASE_URI=resolved["DEMO_PROVIDER_DATABASE_URL"],
@@ -137,6 +159,17 @@ def _positive_int(config: Mapping[str, Any], key: str, default: int) -> int:
     if value <= 0:
         raise ValueError(f"{key} must be a positive number of seconds, got {raw!r}")
     return value
+
+
+def _switch(config: Mapping[str, Any], name: str) -> bool:
+    """A protection switch: from the settings mapping, else from the environment; off if unset."""
+    value = config.get(name)
+    if value is None:
+        value = os.environ.get(name, False)
+    try:
+        return _bool(value)
+    except ValueError:
+        raise ValueError(f"{name} must be true or false, got {value!r}") from None
 
 
 def _production(config: Mapping[str, Any]) -> bool:
@@ -241,9 +274,22 @@ def _bool(value: Any) -> bool:
 def _client(item: Mapping[str, Any]) -> dict[str, Any]:
     """A client registration with its defaults filled in and its fields checked."""
     client_id = item.get("client_id")
-    client_secret = item.get("client_secret")
-    if not client_id or not client_secret:
-        raise ValueError("Each demo provider client needs a client_id and a client_secret")
+    client_secret = item.get("client_secret") or None
+    auth_method = item.get("token_endpoint_auth_method") or None
+    if not client_id:
+        raise ValueError("Each demo provider client needs a client_id")
+    if auth_method is None and client_secret is None and (item.get("jwks") or item.get("jwks_uri")):
+        # Keys and no secret can only mean one thing.
+        auth_method = PRIVATE_KEY_JWT
+    try:
+        keys = clients.check_authentication(auth_method, item.get("jwks"), item.get("jwks_uri"))
+    except ValueError as error:
+        raise ValueError(f"Client {client_id!r}: {error}") from None
+    if auth_method != PRIVATE_KEY_JWT and not client_secret:
+        raise ValueError(
+            f"Client {client_id!r} needs a client_secret, or token_endpoint_auth_method "
+            "private_key_jwt with its jwks or jwks_uri"
+        )
     scope = item.get("scope") or " ".join(scopes.SUPPORTED)
     unknown = set(scope.split()) - set(scopes.SUPPORTED)
     if unknown:
@@ -272,7 +318,8 @@ def _client(item: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"Client {client_id!r}: {error}") from None
     return {
         "client_id": client_id,
-        "client_secret": client_secret,
+        # A private_key_jwt client proves itself with its key; a secret given too is never used.
+        "client_secret": None if auth_method == PRIVATE_KEY_JWT else client_secret,
         "redirect_uris": redirect_uris,
         # Optional (OIDC RP-Initiated Logout 1.0): without one, logout never redirects back.
         "post_logout_redirect_uris": post_logout_redirect_uris,
@@ -283,6 +330,11 @@ def _client(item: Mapping[str, Any]) -> dict[str, Any]:
         "scope": scope,
         # Whether the client may use response_type=token while the implicit lab is switched on.
         "legacy_implicit": _bool(item.get("legacy_implicit", False)),
+        # How it authenticates (RFC 7591); None keeps the secret in either place, as before.
+        "token_endpoint_auth_method": auth_method,
+        # For private_key_jwt: its public keys, inline or where to fetch them.
+        "jwks": keys.jwks,
+        "jwks_uri": keys.jwks_uri,
     }
 
 

@@ -1,18 +1,20 @@
 """The pages a person sees at the provider: home, sign in / sign out, the authorization endpoint
-(validate the client's request, ask for consent, answer with a code or an error), the
-end-session endpoint (RP-initiated logout: confirm if needed, sign out, return to the client)
-and the connected applications (what the person allowed, and revoking it). Whenever a session
-ends here, the clients that took part in it are told over the back channel (`backchannel.py`).
+(validate the client's request, given in the URL or pushed beforehand and named by its
+`request_uri`; ask for consent; answer with a code or an error), the end-session endpoint
+(RP-initiated logout: confirm if needed, sign out, return to the client) and the connected
+applications (what the person allowed, and revoking it). Whenever a session ends here, the
+clients that took part in it are told over the back channel (`backchannel.py`).
 """
 
 from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InsecureTransportError
+from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import (
     Blueprint,
@@ -25,12 +27,14 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.datastructures import MultiDict
 
 from blueprints import next_url
 from demo_provider import (
     backchannel,
     connected_apps,
     logout_requests,
+    par,
     scopes,
     server,
     sessions,
@@ -112,24 +116,33 @@ def authorize():
     owner = _resource_owner()
     authorization = server.authorization_server()
     try:
-        grant = _validated_grant(authorization, owner)
+        front = _authorization_request(request.args)
+        grant = _validated_grant(authorization, owner, front)
     except OAuth2Error as error:
         return _authorization_error(error)
 
-    if "none" in request.args.get("prompt", "").split():
+    params = front.parameters
+    if "none" in params.get("prompt", "").split():
         # prompt=none forbids showing any page, and this provider always asks for consent.
         answer = {
             "redirect_uri": grant.redirect_uri,
-            "state": request.args.get("state"),
+            "state": params.get("state"),
             "redirect_fragment": grant.ERROR_RESPONSE_FRAGMENT,
         }
-        if owner is None or _sign_in_too_old(owner):
+        if front.pushed is not None:
+            # Answered, so spent: a pushed request gets one answer.
+            par.spend(front.pushed)
+        if owner is None or _sign_in_too_old(owner, params):
             return _authorization_error(LoginRequiredError(**answer))
         return _authorization_error(ConsentRequiredError(**answer))
     # Authlib sets grant.prompt only for OpenID requests, so a missing sign-in is checked too.
-    if owner is None or grant.prompt == "login" or _sign_in_too_old(owner):
+    if owner is None or (
+        (grant.prompt == "login" or _sign_in_too_old(owner, params))
+        and not front.signed_in_since_opened(owner)
+    ):
         # prompt=login and max_age are satisfied by the sign-in about to happen, so they are
-        # dropped from the URL the person comes back to (otherwise they would loop).
+        # dropped from the URL the person comes back to (otherwise they would loop); a pushed
+        # request keeps them, and knows the person signed in after it was opened.
         return redirect(url_for(".login", next=_authorize_path(request.args)), code=303)
 
     client = grant.client
@@ -138,7 +151,7 @@ def authorize():
         client_name=client.client_name,
         requested=scopes.describe(grant.request.scope),
         user=owner.user,
-        fields=[item for item in request.args.items(multi=True) if item[0] not in _CONSENT_FIELDS],
+        fields=front.form_fields,
         authorize_path=_authorize_path(request.args),
         redirect_host=urlsplit(grant.redirect_uri).netloc,
     )
@@ -157,13 +170,17 @@ def authorize_decision():
     authorization = server.authorization_server()
     try:
         # Validate again: the hidden fields came back from the browser and may have been edited.
-        grant = _validated_grant(authorization, owner)
+        front = _authorization_request(MultiDict(request_fields))
+        grant = _validated_grant(authorization, owner, front)
+        if front.pushed is not None and not par.spend(front.pushed):
+            # Decided in another tab, or twice at once: the first decision stands alone.
+            raise par.InvalidRequestUri("The request_uri was already used.")
     except OAuth2Error as error:
         return _authorization_error(error)
 
     allowed = request.form.get("decision") == "allow"
     return authorization.create_authorization_response(
-        grant_user=owner if allowed else None, grant=grant
+        request=grant.request, grant_user=owner if allowed else None, grant=grant
     )
 
 
@@ -314,9 +331,9 @@ def _resource_owner() -> users.ResourceOwner | None:
     )
 
 
-def _sign_in_too_old(owner: users.ResourceOwner | None) -> bool:
+def _sign_in_too_old(owner: users.ResourceOwner | None, params) -> bool:
     """Whether the client's `max_age` asks for a more recent sign-in than this one."""
-    max_age = request.args.get("max_age", "")
+    max_age = params.get("max_age", "")
     # ASCII digits only, and few of them: str.isdigit() also accepts "²", which int() refuses,
     # and int() refuses strings of thousands of digits. Anything else counts as not sent.
     if owner is None or not _MAX_AGE.fullmatch(max_age):
@@ -339,10 +356,60 @@ def _authorize_path(fields) -> str:
     return f"{request.path}?{urlencode(kept)}"
 
 
-def _validated_grant(authorization, owner):
+@dataclass
+class AuthorizationRequest:
+    """The parameters an authorization request is decided on: those in the URL or form, or,
+    for a pushed request, only those pushed (RFC 9126 section 4).
+    """
+
+    parameters: MultiDict
+    pushed: par.Pushed | None = None
+
+    @property
+    def form_fields(self) -> list[tuple[str, str]]:
+        """What the consent form sends back: a pushed request by reference only, so that none
+        of it passes through the browser.
+        """
+        if self.pushed is not None:
+            return [("client_id", self.pushed.row.client_id), ("request_uri", self.pushed.uri)]
+        fields = self.parameters.items(multi=True)
+        return [item for item in fields if item[0] not in _CONSENT_FIELDS]
+
+    def signed_in_since_opened(self, owner: users.ResourceOwner) -> bool:
+        """Whether a pushed request's prompt=login or max_age is met by a sign-in since."""
+        return self.pushed is not None and self.pushed.signed_in_since_opened(owner.auth_time)
+
+    def oauth_request(self):
+        """What Authlib validates: the pushed parameters, or the HTTP request itself."""
+        return par.ParametersRequest(self.parameters) if self.pushed is not None else None
+
+
+def _authorization_request(fields: MultiDict) -> AuthorizationRequest:
+    """The request to decide on; with PAR required, only a pushed one (InvalidRequestError,
+    sent to the client's redirect URI when that is one it registered).
+    """
+    request_uri = fields.get("request_uri")
+    if par.is_pushed_reference(request_uri):
+        pushed = par.open_request(fields.get("client_id"), request_uri)
+        return AuthorizationRequest(parameters=pushed.parameters, pushed=pushed)
+    if par.required():
+        authorization = server.authorization_server()
+        raise InvalidRequestError(
+            "Push the authorization request to the PAR endpoint first, and send its request_uri.",
+            state=fields.get("state"),
+            redirect_uri=authorization.verified_redirect_uri(
+                authorization.create_oauth2_request(None)
+            ),
+        )
+    return AuthorizationRequest(parameters=fields)
+
+
+def _validated_grant(authorization, owner, front: AuthorizationRequest):
     """The grant for this authorization request, fully validated, or OAuth2Error."""
-    grant = authorization.get_consent_grant(end_user=owner)
-    _reject_request_objects(grant)
+    grant = authorization.get_consent_grant(request=front.oauth_request(), end_user=owner)
+    if front.pushed is None:
+        # Pushed requests were checked for these when they were pushed.
+        _reject_request_objects(grant)
     return grant
 
 

@@ -22,7 +22,13 @@ from models import (
     utcnow,
 )
 
-CIPHERTEXT_COLUMNS = ("access_token_ciphertext", "refresh_token_ciphertext", "id_token_ciphertext")
+CIPHERTEXT_COLUMNS = (
+    "access_token_ciphertext",
+    "refresh_token_ciphertext",
+    "id_token_ciphertext",
+    # The DPoP key: without it the tokens bound to it are useless, so it moves with them.
+    "dpop_key_ciphertext",
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ def reencrypt_tokens() -> Outcome:
     for attempt in db.session.scalars(select(LoginAttempt)):
         try:
             attempt.code_verifier_ciphertext = cipher.rotate(attempt.code_verifier_ciphertext)
+            if attempt.dpop_key_ciphertext is not None:
+                attempt.dpop_key_ciphertext = cipher.rotate(attempt.dpop_key_ciphertext)
         except InvalidToken:
             db.session.delete(attempt)
     db.session.commit()

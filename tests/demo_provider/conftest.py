@@ -1,23 +1,30 @@
 """Fixtures and helpers for testing the demo provider on its own: a provider app per test (fresh
 instance folder and database), helpers that drive sign-in, consent and the token endpoint, the
-connected applications page, and the `clients` command. Two costs that no test here is about are
-paid once: scrypt password hashing (except where a test is marked `real_password_hashing`) and
-importing the same signing key file into a key object.
+connected applications page, and the `clients` command; client key pairs that sign DPoP proofs
+and client assertions, and providers built with other settings. Two costs that no test here is
+about are paid once: scrypt password hashing (except where a test is marked
+`real_password_hashing`) and importing the same signing key file into a key object.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import hashlib
+import itertools
+import json
 import re
 import secrets
 import shutil
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from werkzeug.datastructures import MultiDict
 from werkzeug.security import generate_password_hash
 
@@ -33,6 +40,8 @@ OTHER_REDIRECT_URI = "http://127.0.0.1:6000/callback"
 POST_LOGOUT_REDIRECT_URI = "http://127.0.0.1:5000/signed-out"
 OTHER_POST_LOGOUT_REDIRECT_URI = "http://127.0.0.1:6000/signed-out"
 FULL_SCOPE = "openid profile email offline_access"
+KEYED_CLIENT_ID = "keyed-app"
+KEYED_REDIRECT_URI = "http://127.0.0.1:7000/callback"
 
 
 def pytest_configure(config):
@@ -170,6 +179,8 @@ class ProviderFlow:
     client_secret = CLIENT_SECRET
     redirect_uri = REDIRECT_URI
     post_logout_redirect_uri = POST_LOGOUT_REDIRECT_URI
+    keyed_client_id = KEYED_CLIENT_ID
+    keyed_redirect_uri = KEYED_REDIRECT_URI
     other_client_id = OTHER_CLIENT_ID
     other_redirect_uri = OTHER_REDIRECT_URI
     other_post_logout_redirect_uri = OTHER_POST_LOGOUT_REDIRECT_URI
@@ -265,8 +276,8 @@ class ProviderFlow:
         raw = f"{client_id}:{client_secret}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
 
-    def redeem(self, code, verifier, redirect_uri=REDIRECT_URI, **auth):
-        """POST the code to the token endpoint with client_secret_basic."""
+    def redeem(self, code, verifier, redirect_uri=REDIRECT_URI, dpop=None, **auth):
+        """POST the code to the token endpoint with client_secret_basic (and a DPoP proof)."""
         data = {
             "grant_type": "authorization_code",
             "code": code,
@@ -274,14 +285,32 @@ class ProviderFlow:
         }
         if verifier is not None:
             data["code_verifier"] = verifier
-        return self.client.post("/token", data=data, headers=self.basic_auth(**auth))
+        headers = self.basic_auth(**auth)
+        if dpop is not None:
+            headers["DPoP"] = dpop
+        return self.client.post("/token", data=data, headers=headers)
 
-    def refresh(self, refresh_token, scope=None, **auth):
-        """POST a refresh grant to the token endpoint with client_secret_basic."""
+    def refresh(self, refresh_token, scope=None, dpop=None, **auth):
+        """POST a refresh grant to the token endpoint with client_secret_basic (and a proof)."""
         data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         if scope:
             data["scope"] = scope
-        return self.client.post("/token", data=data, headers=self.basic_auth(**auth))
+        headers = self.basic_auth(**auth)
+        if dpop is not None:
+            headers["DPoP"] = dpop
+        return self.client.post("/token", data=data, headers=headers)
+
+    def push(self, params, dpop=None, **auth):
+        """POST an authorization request to the PAR endpoint with client_secret_basic."""
+        headers = self.basic_auth(**auth)
+        if dpop is not None:
+            headers["DPoP"] = dpop
+        return self.client.post("/par", data=params, headers=headers)
+
+    def dpop_call(self, path, access_token, proof, method="GET"):
+        """Call the resource server with a DPoP-bound access token and a proof."""
+        headers = {"Authorization": f"DPoP {access_token}", "DPoP": proof}
+        return self.client.open(path, method=method, headers=headers)
 
     def tokens(self, scope=FULL_SCOPE, username="alice", password="wonderland", **client):
         """Run the whole code flow (for the main client unless `client_id`, `client_secret` and
@@ -416,3 +445,125 @@ def register_client(run_clients_command):
 def flow_for():
     """Makes a driver for any test client, e.g. one talking to the provider through a mount."""
     return ProviderFlow
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JOSE writes it."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class ClientKey:
+    """A client's key pair (EC P-256, ES256): it signs DPoP proofs and client assertions."""
+
+    def __init__(self, kid: str | None = None) -> None:
+        self.key = ECKey.generate_key("P-256", parameters={"kid": kid} if kid else None)
+        self.alg = "ES256"
+
+    @property
+    def public_jwk(self) -> dict:
+        return self.key.as_dict(private=False)
+
+    @property
+    def jkt(self) -> str:
+        """The RFC 7638 thumbprint a token bound to this key carries as cnf.jkt."""
+        return self.key.thumbprint()
+
+    def jwks(self) -> dict:
+        """The public JWK Set a client registers or publishes."""
+        return {"keys": [self.public_jwk]}
+
+    @staticmethod
+    def unsigned(header: dict, claims: dict) -> str:
+        """A compact JWT assembled by hand with an empty signature (alg none)."""
+        parts = [json.dumps(header).encode(), json.dumps(claims).encode()]
+        return ".".join([*(b64url(part) for part in parts), ""])
+
+    def sign(self, header: dict, claims: dict) -> str:
+        return jwt.encode({"alg": self.alg, **header}, claims, self.key, algorithms=[self.alg])
+
+    def proof(
+        self, htm: str, htu: str, *, access_token=None, nonce=None, header=None, **claims
+    ) -> str:
+        """A DPoP proof for one request; `claims` add to or override the usual ones."""
+        body = {"jti": secrets.token_urlsafe(16), "htm": htm, "htu": htu, "iat": int(time.time())}
+        if access_token is not None:
+            digest = hashlib.sha256(access_token.encode("ascii")).digest()
+            body["ath"] = b64url(digest)
+        if nonce is not None:
+            body["nonce"] = nonce
+        body.update(claims)
+        jose_header = {"typ": "dpop+jwt", "jwk": self.public_jwk, **(header or {})}
+        return self.sign(
+            {k: v for k, v in jose_header.items() if v is not None},
+            {k: v for k, v in body.items() if v is not None},
+        )
+
+    def assertion(self, client_id: str = KEYED_CLIENT_ID, aud=ISSUER, **claims) -> str:
+        """A private_key_jwt client assertion; `claims` add to or override the usual ones."""
+        now = int(time.time())
+        body = {
+            "iss": client_id,
+            "sub": client_id,
+            "aud": aud,
+            "jti": secrets.token_urlsafe(16),
+            "iat": now,
+            "exp": now + 60,
+        }
+        body.update(claims)
+        header = {"kid": self.key.kid} if self.key.kid else {}
+        return self.sign(header, {k: v for k, v in body.items() if v is not None})
+
+
+@pytest.fixture
+def client_key():
+    """A fresh key pair for a client."""
+    return ClientKey()
+
+
+@pytest.fixture
+def make_client_key():
+    """Makes more key pairs (another client's, an attacker's): ClientKey(kid=None)."""
+    return ClientKey
+
+
+@pytest.fixture
+def keyed_client():
+    """Makes configured private_key_jwt client registrations (see `keyed_registration`)."""
+    return keyed_registration
+
+
+def keyed_registration(key: ClientKey | None = None, **registration) -> dict:
+    """A configured private_key_jwt client registering `key`'s public JWK Set inline, unless
+    `registration` says otherwise (jwks_uri=...)."""
+    client = {
+        "client_id": KEYED_CLIENT_ID,
+        "token_endpoint_auth_method": "private_key_jwt",
+        "redirect_uris": [KEYED_REDIRECT_URI],
+        "client_name": "Keyed App",
+        "scope": FULL_SCOPE,
+    }
+    if key is not None:
+        client["jwks"] = key.jwks()
+    client.update(registration)
+    return client
+
+
+@pytest.fixture
+def provider_configured(demo_config, prepared_instance, tmp_path):
+    """Builds a provider from the test configuration with `settings` merged in (and `clients`
+    added to the configured ones), its database prepared; returns a driver for it."""
+    numbers = itertools.count()
+
+    def build(*, clients=(), **settings) -> ProviderFlow:
+        config = copy.deepcopy(demo_config)
+        config["DEMO_PROVIDER_CLIENTS"].extend(clients)
+        config.update(settings)
+        instance = tmp_path / f"configured-{next(numbers)}"
+        shutil.copytree(prepared_instance, instance)
+        app = create_app(config, instance_path=str(instance))
+        prepare(app)
+        flow = ProviderFlow(app.test_client())
+        flow.app = app
+        return flow
+
+    return build

@@ -42,11 +42,13 @@ def test_discovery_document_advertises_only_what_is_enforced(flow):
     assert metadata["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
+        "private_key_jwt",
         "none",
     ]
     assert metadata["revocation_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
+        "private_key_jwt",
         "none",
     ]
     assert metadata["id_token_signing_alg_values_supported"] == ["RS256"]

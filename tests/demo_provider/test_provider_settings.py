@@ -241,6 +241,7 @@ SHIPPED_ROUTES = {
     ("/.well-known/openid-configuration", "GET"),
     ("/jwks.json", "GET"),
     ("/token", "POST"),
+    ("/par", "POST"),
     ("/revoke", "POST"),
     ("/userinfo", "GET"),
     ("/userinfo", "POST"),

@@ -135,9 +135,12 @@ def where_profile_leads(site, browser) -> list[str]:
     ]
 
 
-def bearer(recorded) -> str:
+def access_token_sent(recorded) -> str:
+    """The access token an API call carried: DPoP-bound, since the demo provider offers DPoP
+    and the app's default (`auto`) uses it, with the proof beside it."""
     scheme, _, value = (recorded.authorization or "").partition(" ")
-    assert scheme == "Bearer"
+    assert scheme == "DPoP"
+    assert recorded.dpop is not None
     return value
 
 
@@ -176,7 +179,7 @@ def test_a_storm_of_requests_with_an_expired_token_refreshes_once_across_instanc
     new_access_token = site.decrypt(site.link_row()["access_token_ciphertext"])
     api_calls = site.provider.recorder.calls("/api/profile")
     assert len(api_calls) == STORM
-    assert {bearer(call) for call in api_calls} == {new_access_token}
+    assert {access_token_sent(call) for call in api_calls} == {new_access_token}
 
     # The grant is alive: the rotated refresh token works, once, for the next expiry.
     site.expire_access_tokens()
@@ -261,9 +264,9 @@ def test_an_api_401_on_a_fresh_token_refreshes_once_and_retries(site, alice):
     assert_connected(page)
     assert len(site.provider.recorder.token_requests("refresh_token")) == 1
     first, retry = site.provider.recorder.calls("/api/profile")
-    assert bearer(first) == old_access_token
-    assert bearer(retry) == site.decrypt(site.link_row()["access_token_ciphertext"])
-    assert bearer(retry) != old_access_token
+    assert access_token_sent(first) == old_access_token
+    assert access_token_sent(retry) == site.decrypt(site.link_row()["access_token_ciphertext"])
+    assert access_token_sent(retry) != old_access_token
 
 
 def test_a_page_waiting_on_the_provider_holds_no_transaction_open(site, alice):
@@ -463,6 +466,8 @@ def test_rotating_the_encryption_key_instance_by_instance_keeps_every_link(own_s
     result = site.run_cli("tokens", "reencrypt")
     assert result.returncode == 0, result.stderr
     assert "0 unreadable" in result.stdout
+    # The DPoP key moved to the new key with the tokens bound to it.
+    Fernet(new).decrypt(bytes(site.link_row()["dpop_key_ciphertext"]))
     for index in instances:
         site.restart(index, TOKEN_ENCRYPTION_KEYS=new)
     assert_connected(browser.get("/profile", 0))
