@@ -17,7 +17,10 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask_migrate import upgrade
+from flask_sqlalchemy import SQLAlchemy
 from jinja2 import BytecodeCache
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.util import LRUCache
 from werkzeug.routing import Rule
 
 from app import create_app
@@ -148,6 +151,43 @@ def routes_compiled_once():
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Rule, "_compile_builder", compile_builder)
+        yield
+
+
+def _sqlite_dialect_identity(dialect) -> tuple:
+    return (type(dialect), dialect.paramstyle, dialect.positional)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def statements_compiled_once():
+    """SQLAlchemy's compiled SQL shared by every SQLite engine this test process builds.
+
+    SQLAlchemy keeps compiled statements per engine, keyed by the engine's dialect object; each
+    test builds its own engines (on its own copy of the database), so each test compiled every
+    statement it ran again, a sixth of the suite's time. SQLite dialects built with the same
+    settings compile alike: compared by those settings, one cache serves them all.
+    """
+    shared = LRUCache(4000)
+    make_engine = SQLAlchemy._make_engine
+
+    def make_sqlite_engines_share(self, bind_key, options, app):
+        if str(options.get("url", "")).startswith("sqlite"):
+            options = {**options, "execution_options": {"compiled_cache": shared}}
+        return make_engine(self, bind_key, options, app)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SQLAlchemy, "_make_engine", make_sqlite_engines_share)
+        patch.setattr(
+            SQLiteDialect_pysqlite,
+            "__eq__",
+            lambda self, other: (
+                isinstance(other, SQLiteDialect_pysqlite)
+                and _sqlite_dialect_identity(self) == _sqlite_dialect_identity(other)
+            ),
+        )
+        patch.setattr(
+            SQLiteDialect_pysqlite, "__hash__", lambda self: hash(_sqlite_dialect_identity(self))
+        )
         yield
 
 

@@ -18,7 +18,7 @@ from werkzeug.routing import Rule
 from tests.forms import csrf_token
 from tests.fuzzing import fuzz_settings
 
-FUZZ = fuzz_settings(max_examples=15)
+FUZZ = fuzz_settings(max_examples=12)
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
 PROVIDER_NAMES = ("demo", "corp", "github", "DEMO", "dém", "%ff", "..", "a" * 300)

@@ -201,7 +201,7 @@ def fuzz_app(tmp_path_factory, live_provider):
     return app
 
 
-@fuzz_settings(max_examples=80)
+@fuzz_settings(max_examples=60)
 @given(params=callback_params, with_pending=st.booleans())
 def test_the_callback_survives_any_query_string(fuzz_app, params, with_pending):
     client = fuzz_app.test_client()
@@ -219,7 +219,7 @@ def test_the_callback_survives_any_query_string(fuzz_app, params, with_pending):
     assert rows(fuzz_app, LinkedAccount) == 0
 
 
-@fuzz_settings(max_examples=70)
+@fuzz_settings(max_examples=50)
 @given(
     provider=st.one_of(st.just("demo"), st.text(min_size=1, max_size=40)),
     form=st.dictionaries(st.sampled_from(["next", "provider", "x"]), text, max_size=3),

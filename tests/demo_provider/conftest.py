@@ -28,7 +28,7 @@ from joserfc.jwk import ECKey
 from werkzeug.datastructures import MultiDict
 from werkzeug.security import generate_password_hash
 
-from demo_provider import create_app, prepare, signing, users
+from demo_provider import create_app, preparation, prepare, signing, users
 
 ISSUER = "http://127.0.0.1:5001"
 CLIENT_ID = "workshop-app"
@@ -143,10 +143,16 @@ def demo_app(request, demo_config, tmp_path, prepared_instance):
     (A copy of `prepared_instance`, except where real password hashing is asked for: its demo
     users are hashed cheaply.)"""
     instance = tmp_path / "instance"
-    if not request.node.get_closest_marker("real_password_hashing"):
+    copied = not request.node.get_closest_marker("real_password_hashing")
+    if copied:
         shutil.copytree(prepared_instance, instance)
     app = create_app(demo_config, instance_path=str(instance))
-    prepare(app)
+    if copied and demo_config == default_config(demo_config["DEMO_PROVIDER_SIGNING_KEY_PATH"]):
+        # The copy was prepared with this very configuration, and preparing is idempotent:
+        # doing it again would change nothing, at the cost of a new engine's every first query.
+        app.extensions[preparation.EXTENSION_KEY].done = True
+    else:
+        prepare(app)
     return app
 
 

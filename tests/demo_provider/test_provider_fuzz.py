@@ -21,7 +21,7 @@ from demo_provider.models import AuthorizationCode, Grant, Token
 from tests.fuzzing import fuzz_settings
 
 # Modest numbers of examples: the whole file stays well under 20 seconds on two cores.
-FUZZ = fuzz_settings(max_examples=40)
+FUZZ = fuzz_settings(max_examples=30)
 
 AUTHORIZE_PARAMETERS = (
     "response_type",
