@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from bench import (
     connections,
+    dpop_proof,
     memory,
     provider_server,
     queries,
@@ -29,7 +30,7 @@ from bench import (
 )
 from bench.report import Result, machine_facts, postgres_version, table
 
-BENCHMARKS = (refresh_storm, throughput, connections, queries, sign_in, memory)
+BENCHMARKS = (refresh_storm, throughput, connections, queries, sign_in, memory, dpop_proof)
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_STORM = 50
