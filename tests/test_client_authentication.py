@@ -20,7 +20,7 @@ from models import User
 from oauth import client_keys
 from tests.conftest import CLIENT_SIGNING_KEYS, KEY_CLIENT_ID, client_config
 from tests.forms import csrf_token
-from tests.misbehaving import MisbehavingProvider, count
+from tests.misbehaving import MisbehavingProvider, assert_refused, count
 from tests.test_app import PRODUCTION
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
@@ -154,3 +154,20 @@ def test_providers_check_says_when_the_client_authentication_is_not_accepted(app
     )
     result = app.test_cli_runner().invoke(args=["providers", "--check"])
     assert "client_auth_not_supported" in result.output
+
+
+class TestAProviderThatRefusesTheAssertion:
+    @pytest.fixture
+    def app_overrides(self):
+        # Keys the provider never saw: its signature check fails.
+        return {
+            "DEMO_CLIENT_ID": KEY_CLIENT_ID,
+            "DEMO_CLIENT_SECRET": None,
+            "DEMO_CLIENT_AUTH": "private_key_jwt",
+            "CLIENT_SIGNING_KEYS": client_keys.generate(),
+        }
+
+    def test_the_sign_in_ends_on_a_clear_page_and_stores_nothing(self, flow, client, app):
+        answer = client.get(flow.authorize(flow.start()))
+        assert_refused(answer, 400, "token_invalid_client")
+        assert count(app, User) == 0

@@ -22,8 +22,11 @@ PASSWORDS = {"alice": "wonderland", "bob": "builder"}
 _CALLBACK_PATH = re.compile(r"(?P<base>.*)/callback/(?P<provider>[a-z0-9_-]+)")
 
 
-def serve_demo_provider(instance_path: str, clients: list[dict]) -> tuple[LiveProvider, LiveServer]:
-    """A demo provider app with its own database and keys, served over HTTP on 127.0.0.1.
+def serve_demo_provider(
+    instance_path: str, clients: list[dict], settings: dict | None = None
+) -> tuple[LiveProvider, LiveServer]:
+    """A demo provider app with its own database and keys, served over HTTP on 127.0.0.1;
+    `settings` add to its configuration (its switches that require PAR or DPoP, say).
 
     The server class is this module's `LiveServer`, looked up at each call so the benchmarks can
     stand another one in for it.
@@ -35,6 +38,7 @@ def serve_demo_provider(instance_path: str, clients: list[dict]) -> tuple[LivePr
             "DEMO_PROVIDER_ISSUER": server.url,
             "DEMO_PROVIDER_ACCESS_TOKEN_TTL": 300,
             "DEMO_PROVIDER_CLIENTS": [with_backchannel_logout(client) for client in clients],
+            **(settings or {}),
         },
         instance_path=instance_path,
     )
