@@ -32,6 +32,21 @@ ABSENT = flow_trace.ABSENT
 SHOWN_CLAIMS = ("iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "name", "email")
 
 
+def _keep(step: flow_trace.Step) -> None:
+    """Keep a step for this request's trace; during a pushed authorization request, with the
+    steps shown after the button press (that request is made before the press is recorded)."""
+    pending = g.get("flow_pushed_request")
+    (pending if pending is not None else g.setdefault("flow_steps", [])).append(step)
+
+
+def _signature_check(header: Mapping[str, Any]) -> tuple[str, str]:
+    return (
+        "signature",
+        f"{header.get('alg')} with key {header.get('kid', '(only key)')} "
+        "from the provider's jwks_uri: valid",
+    )
+
+
 def _listening() -> bool:
     """Steps belong to a browser's session: outside a request, or switched off, none are kept."""
     return has_request_context() and flow_trace.enabled()
@@ -141,12 +156,7 @@ def client_assertion_made(
         note=f"For {urlsplit(endpoint).path}. aud is the issuer, so the assertion is good at "
         "this provider only; jti and a short exp keep it from being replayed.",
     )
-    # During a pushed request, it belongs with the steps shown after the button press.
-    pending = g.get("flow_pushed_request")
-    if pending is not None:
-        pending.append(made)
-    else:
-        g.setdefault("flow_steps", []).append(made)
+    _keep(made)
 
 
 def dpop_proof_made(
@@ -178,8 +188,7 @@ def dpop_proof_made(
         ],
         note="The tokens are bound to this key: a copy of them is useless without it.",
     )
-    pending = g.get("flow_pushed_request")
-    (pending if pending is not None else g.setdefault("flow_steps", [])).append(made)
+    _keep(made)
 
 
 def pushed_authorization_request_answered(
@@ -252,11 +261,7 @@ def id_token_verified(
     if not nonce_checked or not _listening():
         return
     checks = [
-        (
-            "signature",
-            f"{header.get('alg')} with key {header.get('kid', '(only key)')} "
-            "from the provider's jwks_uri: valid",
-        ),
+        _signature_check(header),
         ("iss", "equals the configured issuer"),
         ("aud", "is exactly this app's client id"),
         ("exp", "in the future"),
@@ -290,11 +295,7 @@ def logout_token_verified(
     if not _listening():
         return
     checks = [
-        (
-            "signature",
-            f"{header.get('alg')} with key {header.get('kid', '(only key)')} "
-            "from the provider's jwks_uri: valid",
-        ),
+        _signature_check(header),
         ("typ", "logout+jwt, or absent"),
         ("iss", "equals the configured issuer"),
         ("aud", "is exactly this app's client id"),
