@@ -73,14 +73,14 @@ def ended_session(key: str) -> UserSession | None:
 
 
 def active(user: User) -> list[UserSession]:
-    """The user's sessions that have not ended, the most recently seen first."""
-    return list(
-        db.session.execute(
-            select(UserSession)
-            .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
-            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
-        ).scalars()
+    """The user's sessions that have not ended, the most recently seen first (read like the
+    signed-in user: on its own, in autocommit mode)."""
+    statement = (
+        select(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
     )
+    return list(_autocommit_read(statement, {}).scalars())
 
 
 def reauthenticated(record: UserSession, at: datetime) -> None:
@@ -152,13 +152,18 @@ def _read_session(parameters: dict[str, str]) -> UserSession | None:
     on the provider. The objects stay loaded (the session does not expire them on commit);
     whatever the request writes later begins a transaction of its own at its first statement.
     """
+    return _autocommit_read(_SESSION_BY_KEY, parameters).unique().scalar_one_or_none()
+
+
+def _autocommit_read(statement, parameters: dict):
+    """Run a read in autocommit mode unless this request already began a transaction."""
     session = db.session()  # this request's Session, behind the scoped proxy
     if session.in_transaction():
         # Something earlier in this request began a transaction: read inside it.
-        return session.execute(_SESSION_BY_KEY, parameters).unique().scalar_one_or_none()
+        return session.execute(statement, parameters)
     with session.begin():
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        return session.execute(_SESSION_BY_KEY, parameters).unique().scalar_one_or_none()
+        return session.execute(statement, parameters)
 
 
 def _mark_seen(record: UserSession) -> None:
