@@ -80,7 +80,7 @@ def active(user: User) -> list[UserSession]:
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
     )
-    return list(_autocommit_read(statement, {}).scalars())
+    return _autocommit_read(statement, {}, lambda result: list(result.scalars()))
 
 
 def reauthenticated(record: UserSession, at: datetime) -> None:
@@ -152,18 +152,22 @@ def _read_session(parameters: dict[str, str]) -> UserSession | None:
     on the provider. The objects stay loaded (the session does not expire them on commit);
     whatever the request writes later begins a transaction of its own at its first statement.
     """
-    return _autocommit_read(_SESSION_BY_KEY, parameters).unique().scalar_one_or_none()
+    return _autocommit_read(
+        _SESSION_BY_KEY, parameters, lambda result: result.unique().scalar_one_or_none()
+    )
 
 
-def _autocommit_read(statement, parameters: dict):
-    """Run a read in autocommit mode unless this request already began a transaction."""
+def _autocommit_read(statement, parameters: dict, take):
+    """`take(result)` of a read run in autocommit mode, unless this request already began a
+    transaction. The rows are taken before the connection goes back to the pool: a cursor left
+    open would hold SQLite's read lock, and a writer's commit would wait on it."""
     session = db.session()  # this request's Session, behind the scoped proxy
     if session.in_transaction():
         # Something earlier in this request began a transaction: read inside it.
-        return session.execute(statement, parameters)
+        return take(session.execute(statement, parameters))
     with session.begin():
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        return session.execute(statement, parameters)
+        return take(session.execute(statement, parameters))
 
 
 def _mark_seen(record: UserSession) -> None:
