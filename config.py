@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -289,12 +290,21 @@ def _fill_development_signing_keys(app: Flask) -> None:
 
 
 def _read_or_create_json(path: Path, make: Any) -> dict[str, str]:
-    """Read a JSON file, or create it with owner-only permissions; safe when processes race."""
+    """Read a JSON file, or create it with owner-only permissions; safe when processes race.
+
+    The content is written to a file of its own first and then linked into place, which fails
+    if the name exists: a process starting at the same moment (gunicorn workers, instances
+    sharing the folder) reads either no file or the whole of one, never a half-written one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return json.loads(path.read_text())
-    with os.fdopen(fd, "w") as file:
-        json.dump(make(), file)
+    if not path.exists():
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as file:
+                json.dump(make(), file)
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process linked its own first: use that one
+        finally:
+            os.unlink(draft)
     return json.loads(path.read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 import pytest
 from cryptography.fernet import Fernet
@@ -314,3 +315,20 @@ def test_doctor_online_fails_when_a_provider_cannot_be_reached(tmp_path):
     result = app.test_cli_runner().invoke(args=["doctor", "--online"])
     assert result.exit_code == 1
     assert "discovery_unreachable" in result.output
+
+
+def _generated() -> dict[str, str]:
+    return {"value": secrets.token_hex(16)}
+
+
+def test_instances_starting_together_share_one_generated_file(tmp_path):
+    # As gunicorn workers or instances sharing a folder do: every one reads the same whole file,
+    # none a half-written one.
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = tmp_path / "client-signing-keys.json"
+    with ProcessPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(config._read_or_create_json, [path] * 24, [_generated] * 24))
+    assert len({result["value"] for result in results}) == 1
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["client-signing-keys.json"]

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from demo_provider import backchannel, signing
+from oauth import client_keys
 from tests.e2e.live_demo import ProviderBrowser, serve_demo_provider
 from tests.forms import csrf_token, forms
 from tests.live_provider import LiveProvider
@@ -579,6 +580,8 @@ def deploy(
             "DATABASE_URL": database_url,
             "SECRET_KEY": secrets.token_urlsafe(32),
             "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            # Set, so that no instance generates one into the checkout's instance/ folder.
+            "CLIENT_SIGNING_KEYS": client_keys.generate(),
             "DEMO_PROVIDER_ENABLED": "true",
             "DEMO_PROVIDER_EMBEDDED": "false",
             "DEMO_ISSUER": provider.issuer,
