@@ -42,14 +42,14 @@ run-provider: $(STAMP)  ## Serve the demo provider on its own at http://127.0.0.
 
 # In parallel, one worker per core (pytest-xdist); each end-to-end module (the PostgreSQL
 # deployment, the browser tests) stays on one worker with its expensive fixtures (tests/conftest.py
-# says how). Bytecode goes to .cache/pycache even where PYTHONDONTWRITEBYTECODE is set: otherwise
-# every worker compiles every module, and pytest rewrites every test file's asserts, on each run.
+# says how). Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: otherwise every worker
+# compiles every module, and pytest rewrites every test file's asserts, on each run. (It goes to
+# the usual __pycache__ folders, where pip already put the dependencies' own.)
 # Temporary files (each test's SQLite database among them) go to memory where Linux offers it
 # (/dev/shm): a commit then waits for no disk. pytest keeps the last three runs' files there.
 TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm)
 test: $(STAMP) browser-deps tests/interop/node_modules/oidc-provider/package.json  ## Run the whole test suite
-	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) PYTHONDONTWRITEBYTECODE= \
-		PYTHONPYCACHEPREFIX="$(CURDIR)/.cache/pycache" $(BIN)/pytest -n auto
+	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n auto
 
 # The accessibility audit's axe-core comes from the npm registry; without npm it is skipped.
 # Browser tests also need Chromium (Debian: apt-get install chromium); without it they skip.
