@@ -18,7 +18,7 @@ from extensions import db
 from models import AcceptedLogoutToken, LinkedAccount, SessionEnd, UserSession
 from tests.conftest import CLIENT_ID, Flow
 from tests.fake_provider import subject_for
-from tests.misbehaving import MisbehavingProvider, forge, new_rsa_key, public_jwk
+from tests.misbehaving import DROP, MisbehavingProvider, changed, forge, new_rsa_key, public_jwk
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 FORM = "application/x-www-form-urlencoded"
@@ -40,12 +40,10 @@ def _claims(provider) -> dict:
 
 def logout_token(provider, header=None, **changes) -> str:
     """A logout token as the provider signs it, with `changes` (None removes a claim)."""
-    claims = _claims(provider)
-    for name, value in changes.items():
-        if value is None:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
+    claims = changed(
+        _claims(provider),
+        {name: DROP if value is None else value for name, value in changes.items()},
+    )
     key = provider.signing_key
     return forge(
         {"alg": "RS256", "kid": key.kid, "typ": "logout+jwt", **(header or {})}, claims, key
