@@ -150,15 +150,3 @@ def test_a_key_no_configured_encryption_key_can_read_means_reconnect(flow, clien
         db.session.commit()
     assert "needs you to reconnect" in profile(client)
     assert stored_link(app).status == LinkStatus.RECONNECT_NEEDED
-
-
-def test_the_inspector_shows_each_proof_and_never_the_proof_itself(flow, client, app, advertised):
-    flow.sign_in("alice")
-    profile(client)
-    text = client.get("/inspector").get_data(as_text=True)
-    assert "DPoP proof signed (RFC 9449)" in text
-    assert "dpop+jwt" in text
-    (api_call,) = advertised.recorder.calls("/api/profile")
-    # Neither the proof (replayable while fresh) nor its signature is kept.
-    assert api_call.dpop not in text
-    assert api_call.dpop.split(".")[2] not in text

@@ -15,6 +15,7 @@ from models import LinkedAccount, UserSession, utcnow
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Flow, client_config
 from tests.forms import csrf_token
 from tests.live_provider import query
+from tests.misbehaving import MisbehavingProvider
 from tests.test_backchannel_logout import deliver, logout_token
 
 
@@ -299,3 +300,18 @@ def test_a_logout_token_from_the_provider_shows_in_the_trace_of_the_session_it_e
     # The token itself is never kept: only its claims and the checks it passed.
     assert token not in text
     assert token.split(".")[2] not in text
+
+
+def test_the_inspector_shows_each_proof_and_never_the_proof_itself(flow, client, app, provider):
+    MisbehavingProvider(provider).discovery(
+        lambda document: {**document, "dpop_signing_alg_values_supported": ["ES256"]}
+    )
+    flow.sign_in("alice")
+    client.get("/profile")
+    text = client.get("/inspector").get_data(as_text=True)
+    assert "DPoP proof signed (RFC 9449)" in text
+    assert "dpop+jwt" in text
+    (api_call,) = provider.recorder.calls("/api/profile")
+    # Neither the proof (replayable while fresh) nor its signature is kept.
+    assert api_call.dpop not in text
+    assert api_call.dpop.split(".")[2] not in text
