@@ -5,6 +5,7 @@ assertions (RFC 7523), and the client's own signing keys, checked against the RF
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import time
@@ -148,6 +149,13 @@ def test_a_tampered_rfc9449_proof_does_not_verify():
         verify_proof(f"{header}.{payload}.{signature}", "ES256")
 
 
+@functools.cache
+def key_for(alg: str):
+    """One key per algorithm for the tests that only use a key: an RSA one takes a while to
+    generate, and `test_new_key_makes_a_private_key_for_the_algorithm` tests generating."""
+    return dpop.new_key(alg)
+
+
 # -- DPoP keys ----------------------------------------------------------------------------------
 
 
@@ -177,7 +185,7 @@ def test_new_key_refuses_other_algorithms(alg):
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
 def test_a_serialized_key_comes_back_as_the_same_key(alg):
-    key = dpop.new_key(alg)
+    key = key_for(alg)
     text = dpop.serialize(key)
     restored = dpop.deserialize(text)
     assert restored.is_private
@@ -228,7 +236,7 @@ def test_deserialize_refuses_text_that_is_not_json(text):
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
 def test_a_proof_header_carries_the_public_key_only(alg):
-    key = dpop.new_key(alg)
+    key = key_for(alg)
     header = header_of(dpop.proof(key, method="POST", url="https://as.example/token"))
     assert set(header) == {"typ", "alg", "jwk"}
     assert header["typ"] == "dpop+jwt"
@@ -241,14 +249,14 @@ def test_a_proof_header_carries_the_public_key_only(alg):
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
 def test_a_proof_verifies_with_the_key_in_its_header(alg):
-    key = dpop.new_key(alg)
+    key = key_for(alg)
     proof = dpop.proof(key, method="GET", url="https://rs.example/api", access_token="at")
     assert verify_proof(proof, alg).claims["htm"] == "GET"
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
 def test_a_token_request_proof_has_the_rfc_claims(alg):
-    key = dpop.new_key(alg)
+    key = key_for(alg)
     proof = dpop.proof(key, method="post", url="https://as.example/token", now=1_700_000_000)
     claims = verify_proof(proof, alg).claims
     assert set(claims) == {"jti", "htm", "htu", "iat"}
@@ -261,7 +269,7 @@ def test_a_token_request_proof_has_the_rfc_claims(alg):
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
 def test_a_resource_proof_carries_ath_and_nonce(alg):
-    key = dpop.new_key(alg)
+    key = key_for(alg)
     proof = dpop.proof(
         key,
         method="GET",
