@@ -43,10 +43,7 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
             name=NAME,
             title=config.get("DEMO_TITLE") or TITLE,
             client_id=config["DEMO_CLIENT_ID"],
-            # With private_key_jwt a secret is never sent, so it is not kept.
-            client_secret=""
-            if options["client_auth"] == "private_key_jwt"
-            else config["DEMO_CLIENT_SECRET"],
+            client_secret=settings.kept_secret(config, NAME, options),
             scope=config.get("DEMO_SCOPE") or SCOPE,
             **options,
             issuer=config["DEMO_ISSUER"].rstrip("/"),

@@ -58,10 +58,7 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
                 name=name,
                 title=config.get(f"{prefix}_TITLE") or name.capitalize(),
                 client_id=config[f"{prefix}_CLIENT_ID"],
-                # With private_key_jwt a configured secret is never sent, so it is not kept.
-                client_secret=""
-                if options["client_auth"] == "private_key_jwt"
-                else config[f"{prefix}_CLIENT_SECRET"],
+                client_secret=settings.kept_secret(config, name, options),
                 scope=config.get(f"{prefix}_SCOPE") or DEFAULT_SCOPE,
                 **options,
                 # Kept exactly as configured: the discovery document's issuer must equal it.

@@ -21,24 +21,13 @@ FAPI2_ALGORITHMS = ("PS256", "ES256", "EdDSA")
 FAPI2_SETTINGS = {"CLIENT_AUTH": "private_key_jwt", "PAR": "required", "DPOP": "required"}
 
 
-def credentials(config: Mapping[str, Any], name: str) -> tuple[str, str] | None:
-    """(client id, client secret) when the provider is switched on, None when it is off.
-
-    A provider switches on when its client id is set; a client id without a secret is a mistake
-    worth stopping for rather than a button that fails at the provider, unless the client proves
-    itself with a signed assertion (`private_key_jwt`), which needs no secret at all.
-    """
-    prefix = name.upper()
-    client_id = config.get(f"{prefix}_CLIENT_ID")
-    if not client_id:
-        return None
-    if security(config, name)["client_auth"] == "private_key_jwt":
-        # Never sent, so never kept: FAPI 2.0 §5.3.3 allows no shared secret at all.
-        return client_id, ""
-    client_secret = config.get(f"{prefix}_CLIENT_SECRET") or ""
-    if not client_secret:
-        raise ConfigurationError(f"{prefix}_CLIENT_ID is set but {prefix}_CLIENT_SECRET is not.")
-    return client_id, client_secret
+def kept_secret(config: Mapping[str, Any], name: str, options: Mapping[str, Any]) -> str | None:
+    """The client secret to keep: none with private_key_jwt, whose signed assertion replaces it
+    (never sent, so never kept: FAPI 2.0 §5.3.3 allows no shared secret); else the configured
+    `<NAME>_CLIENT_SECRET`. `options` are the provider's `security` switches."""
+    if options["client_auth"] == "private_key_jwt":
+        return ""
+    return config.get(f"{name.upper()}_CLIENT_SECRET")
 
 
 def security(config: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -103,13 +92,19 @@ def built_in(
 ) -> list[Provider]:
     """The built-in provider `name` when its client id is set, else nothing.
 
-    Its title and scope can be overridden by `<NAME>_TITLE` and `<NAME>_SCOPE`; `fields` are
-    the rest of the provider's definition.
+    A client id without a secret is a mistake worth stopping for rather than a button that
+    fails at the provider, unless the client proves itself with a signed assertion
+    (`private_key_jwt`), which needs no secret at all. Its title and scope can be overridden by
+    `<NAME>_TITLE` and `<NAME>_SCOPE`; `fields` are the rest of the provider's definition.
     """
-    found = credentials(config, name)
-    if found is None:
-        return []
-    client_id, client_secret = found
+    prefix = name.upper()
+    client_id = config.get(f"{prefix}_CLIENT_ID")
+    if not client_id:
+        return []  # switched off: its other settings are not read
+    options = security(config, name)
+    client_secret = kept_secret(config, name, options)
+    if not client_secret and options["client_auth"] != "private_key_jwt":
+        raise ConfigurationError(f"{prefix}_CLIENT_ID is set but {prefix}_CLIENT_SECRET is not.")
     return [
         Provider(
             name=name,
@@ -117,7 +112,7 @@ def built_in(
             client_id=client_id,
             client_secret=client_secret,
             scope=optional(config, name, "SCOPE", scope),
-            **{**fields, **security(config, name)},
+            **{**fields, **options},
         )
     ]
 
