@@ -11,7 +11,7 @@ from typing import Any
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 
-from oauth import http, idtoken, metadata, sender_constraint, signals
+from oauth import dpop, http, idtoken, metadata, sender_constraint, signals
 from oauth.errors import (
     AccessTokenRejected,
     GrantRevoked,
@@ -57,9 +57,7 @@ def get_json(provider: Provider, url: str, access_token: str, dpop_key=None) -> 
         provider=provider, url=url, status_code=response.status_code, reason=response.reason
     )
     if response.status_code == 401:
-        if dpop_key is not None and "invalid_dpop_proof" in response.headers.get(
-            "WWW-Authenticate", ""
-        ):
+        if dpop_key is not None and dpop.challenge_error(response.headers) == "invalid_dpop_proof":
             # The proof, not the token, was refused (a clock far off, say): a refresh would
             # not help, and the tokens stay as they are.
             raise ProviderUnavailable(

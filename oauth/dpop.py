@@ -136,14 +136,24 @@ def is_nonce_error(status: int, headers: Mapping[str, str], body: object) -> boo
     if status == 400:
         return _error_code(body) == NONCE_ERROR
     if status == 401:
-        challenges = ", ".join(_header_values(headers, "www-authenticate"))
-        if len(challenges) > MAX_ERROR_LENGTH:
-            return False
-        return any(
-            scheme.lower() == "dpop" and params.get("error") == NONCE_ERROR
-            for scheme, params in _challenges(challenges)
-        )
+        return challenge_error(headers) == NONCE_ERROR
     return False
+
+
+def challenge_error(headers: Mapping[str, str]) -> str | None:
+    """The `error` of a resource server's DPoP challenge in `WWW-Authenticate` (§7.1), if any:
+    `invalid_token`, `invalid_dpop_proof`, `use_dpop_nonce`..."""
+    challenges = ", ".join(_header_values(headers, "www-authenticate"))
+    if len(challenges) > MAX_ERROR_LENGTH:
+        return None
+    return next(
+        (
+            params.get("error")
+            for scheme, params in _challenges(challenges)
+            if scheme.lower() == "dpop" and "error" in params
+        ),
+        None,
+    )
 
 
 def _header_values(headers: Mapping[str, str], name: str) -> list[str]:
