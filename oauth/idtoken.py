@@ -101,8 +101,7 @@ def _check_claims(provider: Provider, claims: dict[str, Any], nonce: str | None)
         raise _reject("id_token_invalid_sub")
     # Core §3.1.3.7 (3)-(5): our client must be an audience and no untrusted one may stand
     # beside it; with several audiences, `azp` must name us.
-    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-    if set(audiences) != {provider.client_id}:
+    if not signed_jwt.only_for_this_client(provider, claims):
         raise _reject("id_token_untrusted_audience")
     if "azp" in claims and claims["azp"] != provider.client_id:
         raise _reject("id_token_invalid_azp")

@@ -67,9 +67,7 @@ def _check_claims(provider: Provider, claims: dict[str, Any]) -> None:
     except JoseError as error:
         name = getattr(error, "claim", None) or "claims"
         raise LogoutTokenRejected(f"logout_token_invalid_{name}") from error
-    # Our client must be the audience, and no untrusted party beside it (Core §3.1.3.7).
-    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-    if set(audiences) != {provider.client_id}:
+    if not signed_jwt.only_for_this_client(provider, claims):
         raise LogoutTokenRejected("logout_token_untrusted_audience")
     issued_at = claims["iat"]
     now = time.time()

@@ -6,7 +6,7 @@ only, the JWKS fetched again once when an unknown `kid` suggests the provider ro
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from joserfc import jwt
@@ -56,6 +56,13 @@ def verify(provider: Provider, token: object, *, types: Collection[str | None]) 
             return _decode(provider, token, metadata.key_set(provider, refetch=True))
         except InvalidKeyIdError as error:
             raise JwtRejected("unknown_key") from error
+
+
+def only_for_this_client(provider: Provider, claims: Mapping[str, Any]) -> bool:
+    """Whether our client is the token's audience and no untrusted party stands beside it
+    (OIDC Core §3.1.3.7 (3)-(5)): a token also meant for another client could be its replay."""
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    return set(audiences) == {provider.client_id}
 
 
 def _header(token: str) -> dict[str, Any]:
