@@ -32,6 +32,15 @@ def client_assertion(
     `audience` is the provider's issuer identifier: FAPI 2.0 requires it (and not the token
     endpoint URL), so that an assertion made for one provider is refused by every other one.
     """
+    return sign(
+        key, assertion_claims(client_id=client_id, audience=audience, lifetime=lifetime, now=now)
+    )
+
+
+def assertion_claims(
+    *, client_id: str, audience: str, lifetime: int = 60, now: int | None = None
+) -> dict[str, object]:
+    """The claims of a client assertion (see `client_assertion`), before it is signed."""
     if not client_id or not isinstance(client_id, str):
         raise ValueError("client_id must be a non-empty string")
     if not audience or not isinstance(audience, str):
@@ -40,15 +49,8 @@ def client_assertion(
         raise ValueError("lifetime must be a number of seconds")
     if not 0 < lifetime <= MAX_LIFETIME:
         raise ValueError(f"lifetime must be between 1 and {MAX_LIFETIME} seconds")
-    if not key.is_private:
-        raise ValueError("a client assertion is signed with the private key")
-    alg = client_keys.algorithm(key)
-    header = {"alg": alg, "typ": "JWT"}
-    if key.kid:
-        # The provider picks the verification key from the client's JWKS by kid.
-        header["kid"] = key.kid
     issued_at = int(time.time()) if now is None else now
-    claims = {
+    return {
         # The client speaks for itself: issuer and subject are both its client id (RFC 7523 §3).
         "iss": client_id,
         "sub": client_id,
@@ -58,4 +60,15 @@ def client_assertion(
         "iat": issued_at,
         "exp": issued_at + lifetime,
     }
+
+
+def sign(key: client_keys.PrivateKey, claims: dict[str, object]) -> str:
+    """The assertion: `claims` signed with the client's key, its `kid` in the header."""
+    if not key.is_private:
+        raise ValueError("a client assertion is signed with the private key")
+    alg = client_keys.algorithm(key)
+    header = {"alg": alg, "typ": "JWT"}
+    if key.kid:
+        # The provider picks the verification key from the client's JWKS by kid.
+        header["kid"] = key.kid
     return jwt.encode(header, claims, key, algorithms=[alg])

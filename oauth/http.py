@@ -4,7 +4,6 @@ every thread, with connect and read timeouts on every call.
 
 from __future__ import annotations
 
-import json
 import threading
 from base64 import b64encode
 from http.cookiejar import DefaultCookiePolicy
@@ -15,7 +14,6 @@ import requests
 from authlib.common.urls import add_params_to_qs
 from authlib.integrations.requests_client import OAuth2Session
 from flask import current_app
-from joserfc.util import urlsafe_b64decode
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -160,16 +158,14 @@ def _private_key_jwt(provider: Provider):
     §5.3.2.1 asks (an endpoint URL as audience lets an assertion be replayed at a look-alike)."""
 
     def sign(client, method, uri, headers, body):
-        assertion = client_assertion.client_assertion(
-            client_keys.signing_key(current_app.extensions["client_signing_keys"]),
-            client_id=client.client_id,
-            audience=provider.issuer or uri,
+        claims = client_assertion.assertion_claims(
+            client_id=client.client_id, audience=provider.issuer or uri
         )
-        if signals.client_assertion_made.heard():
-            # The claims only (never the signed assertion, which is a credential while it lives).
-            payload = assertion.split(".")[1]
-            claims = json.loads(urlsafe_b64decode(payload.encode()))
-            signals.client_assertion_made.announce(provider=provider, endpoint=uri, claims=claims)
+        assertion = client_assertion.sign(
+            client_keys.signing_key(current_app.extensions["client_signing_keys"]), claims
+        )
+        # The claims only: never the signed assertion, which is a credential while it lives.
+        signals.client_assertion_made.announce(provider=provider, endpoint=uri, claims=claims)
         body = add_params_to_qs(
             body or "",
             [
