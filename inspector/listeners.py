@@ -29,14 +29,20 @@ TOKEN_REQUEST_SECRETS = {
     "code_verifier": "sent (redacted): proves this app started the sign-in (PKCE)",
 }
 ABSENT = flow_trace.ABSENT
+# The steps of a pushed authorization request, held until the button press is recorded.
+PUSHED_REQUEST_STEPS = "flow_pushed_request"
 SHOWN_CLAIMS = ("iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "name", "email")
 
 
 def _keep(step: flow_trace.Step) -> None:
     """Keep a step for this request's trace; during a pushed authorization request, with the
     steps shown after the button press (that request is made before the press is recorded)."""
-    pending = g.get("flow_pushed_request")
+    pending = g.get(PUSHED_REQUEST_STEPS)
     (pending if pending is not None else g.setdefault("flow_steps", [])).append(step)
+
+
+def _keep_with_pushed_request(step: flow_trace.Step) -> None:
+    g.setdefault(PUSHED_REQUEST_STEPS, []).append(step)
 
 
 def _signature_check(header: Mapping[str, Any]) -> tuple[str, str]:
@@ -67,7 +73,7 @@ def sign_in_started(
         [("button", f"{action} {provider.title}"), ("CSRF token", "checked")],
     )
     # The pushed authorization request, if any, happened before the redirect: shown in order.
-    for step in g.pop("flow_pushed_request", []):
+    for step in g.pop(PUSHED_REQUEST_STEPS, []):
         g.setdefault("flow_steps", []).append(step)
     parts = urlsplit(authorization_url)
     flow_trace.record(
@@ -124,7 +130,7 @@ def pushed_authorization_request_sent(
 ) -> None:
     """The authorization request, pushed server to server (RFC 9126)."""
     if _listening():
-        g.setdefault("flow_pushed_request", []).append(
+        _keep_with_pushed_request(
             flow_trace.step(
                 flow_trace.CLIENT,
                 flow_trace.AUTHORIZATION_SERVER,
@@ -195,7 +201,7 @@ def pushed_authorization_request_answered(
     app: Flask, *, provider: oauth.Provider, request_uri: str, expires_in: Any, **facts: Any
 ) -> None:
     if _listening():
-        g.setdefault("flow_pushed_request", []).append(
+        _keep_with_pushed_request(
             flow_trace.step(
                 flow_trace.AUTHORIZATION_SERVER,
                 flow_trace.CLIENT,
