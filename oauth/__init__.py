@@ -7,22 +7,25 @@ Callers import this package and use its functions (`oauth.fetch_profile(...)`), 
 shows the layer and a test can patch one place.
 """
 
-from oauth.api import fetch_profile, refresh, revoke
+from oauth.api import fetch_profile, fetch_resource, refresh, revoke
 from oauth.checks import check
 from oauth.errors import (
     AccessTokenRejected,
     GrantRevoked,
+    InsufficientScope,
     ProviderError,
     ProviderMisconfigured,
     ProviderUnavailable,
     SignInCancelled,
     SignInRejected,
+    StepUpRequired,
 )
 from oauth.logout import backchannel_logout_supported, end_session_endpoint, end_session_url
 from oauth.logout_token import LogoutTokenRejected
 from oauth.logout_token import validate as validate_logout_token
 from oauth.metadata import cached_metadata
-from oauth.provider import Profile, Provider
+from oauth.provider import Feature, Profile, Provider
+from oauth.signed_jwt import leeway as jwt_leeway
 from oauth.signin import (
     AuthorizationRequest,
     Identity,
@@ -35,8 +38,10 @@ from oauth.signin import (
 __all__ = [
     "AccessTokenRejected",
     "AuthorizationRequest",
+    "Feature",
     "GrantRevoked",
     "Identity",
+    "InsufficientScope",
     "LogoutTokenRejected",
     "Profile",
     "Provider",
@@ -46,6 +51,7 @@ __all__ = [
     "SignInCancelled",
     "SignInRejected",
     "SignInResult",
+    "StepUpRequired",
     "authorization_request",
     "backchannel_logout_supported",
     "cached_metadata",
@@ -53,7 +59,9 @@ __all__ = [
     "end_session_endpoint",
     "end_session_url",
     "fetch_profile",
+    "fetch_resource",
     "finish",
+    "jwt_leeway",
     "redirect_uri",
     "refresh",
     "revoke",

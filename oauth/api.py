@@ -4,6 +4,7 @@ endpoint with the refresh token.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -11,13 +12,15 @@ from typing import Any
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 
-from oauth import dpop, http, idtoken, metadata, sender_constraint, signals
+from oauth import challenges, dpop, http, idtoken, metadata, sender_constraint, signals
 from oauth.errors import (
     AccessTokenRejected,
     GrantRevoked,
+    InsufficientScope,
     ProviderMisconfigured,
     ProviderUnavailable,
     SignInRejected,
+    StepUpRequired,
 )
 from oauth.provider import Profile, Provider
 
@@ -25,6 +28,10 @@ MAX_API_RESPONSE_BYTES = 1024 * 1024
 # Token endpoint errors that mean "try again later" (RFC 6749 §4.1.2.1, and what 429 answers
 # carry): the grant is fine, so the stored tokens stay as they are.
 TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error", "slow_down"})
+# RFC 6749 §3.3: a scope token is printable ASCII without space, double quote or backslash.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
+# A challenge names the few scopes one resource needs; more than this is not a real answer.
+MAX_CHALLENGE_SCOPES = 16
 
 
 def endpoint(provider: Provider, key_or_url: str) -> str:
@@ -56,6 +63,8 @@ def get_json(provider: Provider, url: str, access_token: str, dpop_key=None) -> 
     signals.api_response_received.announce(
         provider=provider, url=url, status_code=response.status_code, reason=response.reason
     )
+    if response.status_code in (401, 403):
+        _raise_for_challenge(provider, response.status_code, response.headers)
     if response.status_code == 401:
         if dpop_key is not None and dpop.challenge_error(response.headers) == "invalid_dpop_proof":
             # The proof, not the token, was refused (a clock far off, say): a refresh would
@@ -69,6 +78,32 @@ def get_json(provider: Provider, url: str, access_token: str, dpop_key=None) -> 
     return http.json_of(provider, response, what="api", max_bytes=MAX_API_RESPONSE_BYTES)
 
 
+def _raise_for_challenge(provider: Provider, status: int, headers) -> None:
+    """Turn the two challenges that ask for more than a new token into their own errors: a
+    scope the token lacks (RFC 6750 §3.1, a 403) and a sign-in too old or too weak (RFC 9470,
+    a 401). Either scheme: a DPoP-bound token is challenged under `DPoP` (RFC 9449 §7.1)."""
+    error, params = challenges.error(headers, ("bearer", "dpop"))
+    if status == 403 and error == "insufficient_scope":
+        named = params.get("scope", "").split(" ")
+        scopes = tuple(s for s in named if _SCOPE_TOKEN.fullmatch(s))[:MAX_CHALLENGE_SCOPES]
+        raise InsufficientScope(
+            "api_insufficient_scope",
+            f"{provider.title} needs your permission for this.",
+            scopes,
+        )
+    if status == 401 and error == "insufficient_user_authentication":
+        max_age = params.get("max_age", "")
+        acr_values = params.get("acr_values", "").split(" ")
+        raise StepUpRequired(
+            "api_step_up_required",
+            f"{provider.title} wants you to sign in again for this.",
+            # Only a plain number of seconds, and only acr values that are scope-like tokens:
+            # both are sent on to the provider in the next authorization request.
+            max_age=int(max_age) if max_age.isdigit() and len(max_age) <= 9 else None,
+            acr_values=" ".join(v for v in acr_values if _SCOPE_TOKEN.fullmatch(v)) or None,
+        )
+
+
 def fetch_profile(provider: Provider, access_token: str, dpop_key=None) -> Profile:
     """The user's profile, live from the provider's API."""
     payload = get_json(
@@ -77,6 +112,14 @@ def fetch_profile(provider: Provider, access_token: str, dpop_key=None) -> Profi
     if not isinstance(payload, Mapping):
         raise ProviderUnavailable("api_not_object", f"{provider.title} sent malformed data.")
     return provider.map_profile(payload)
+
+
+def fetch_resource(provider: Provider, url: str, access_token: str, dpop_key=None) -> Any:
+    """A JSON object from another of the provider's APIs (`url`: a metadata key or a URL)."""
+    payload = get_json(provider, endpoint(provider, url), access_token, dpop_key)
+    if not isinstance(payload, Mapping):
+        raise ProviderUnavailable("api_not_object", f"{provider.title} sent malformed data.")
+    return payload
 
 
 def check_token_response(provider: Provider, token: Mapping[str, Any], dpop_key=None) -> None:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from joserfc import jwk, jwt
 
-from oauth import client_keys
+from oauth import challenges, client_keys
 
 #: The `typ` of a proof (§4.2): explicit typing, so that no other JWT can pass for a proof.
 PROOF_TYPE = "dpop+jwt"
@@ -31,13 +31,8 @@ NONCE_ERROR = "use_dpop_nonce"
 # RFC 9449 §8.1: nonce = 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E (printable ASCII
 # without space, double quote and backslash).
 _NONCE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-# RFC 9110 §5.6.2 token: a method name, an authentication scheme or a parameter name.
-_TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_QUOTED = r'"(?:[^"\\]|\\.)*"'
-_METHOD = re.compile(_TCHARS)
-_PARAM = re.compile(rf"({_TCHARS})[ \t]*=[ \t]*({_TCHARS}|{_QUOTED})")
-_CHALLENGE = re.compile(rf"({_TCHARS})(?:[ \t]+(.*))?", re.DOTALL)
-_ELEMENT = re.compile(rf"(?:{_QUOTED}|[^,\"])+")
+# RFC 9110 §9.1: a method name is a token.
+_METHOD = re.compile(challenges.TCHARS)
 
 
 def new_key(alg: str = "ES256") -> client_keys.PrivateKey:
@@ -119,7 +114,7 @@ def target_uri(url: str) -> str:
 
 def nonce_from(response_headers: Mapping[str, str]) -> str | None:
     """The server's `DPoP-Nonce` (§8, §9) if there is exactly one and it is well-formed."""
-    values = _header_values(response_headers, "dpop-nonce")
+    values = challenges.header_values(response_headers, "dpop-nonce")
     if len(values) != 1:
         return None
     value = values[0].strip(" \t")
@@ -143,27 +138,7 @@ def is_nonce_error(status: int, headers: Mapping[str, str], body: object) -> boo
 def challenge_error(headers: Mapping[str, str]) -> str | None:
     """The `error` of a resource server's DPoP challenge in `WWW-Authenticate` (§7.1), if any:
     `invalid_token`, `invalid_dpop_proof`, `use_dpop_nonce`..."""
-    challenges = ", ".join(_header_values(headers, "www-authenticate"))
-    if len(challenges) > MAX_ERROR_LENGTH:
-        return None
-    return next(
-        (
-            params.get("error")
-            for scheme, params in _challenges(challenges)
-            if scheme.lower() == "dpop" and "error" in params
-        ),
-        None,
-    )
-
-
-def _header_values(headers: Mapping[str, str], name: str) -> list[str]:
-    # Header names are case-insensitive, and not every mapping a caller has knows it; a
-    # multi-valued mapping (Werkzeug's Headers) yields each value of a repeated header.
-    return [
-        value
-        for key, value in headers.items()
-        if isinstance(key, str) and key.lower() == name and isinstance(value, str)
-    ]
+    return challenges.error(headers, ("dpop",))[0] or None
 
 
 def _error_code(body: object) -> object:
@@ -177,30 +152,3 @@ def _error_code(body: object) -> object:
     if isinstance(body, Mapping):
         return body.get("error")
     return None
-
-
-def _challenges(header: str) -> list[tuple[str, dict[str, str]]]:
-    """The challenges of a `WWW-Authenticate` value (RFC 9110 §11.6.1), as (scheme, params)."""
-    challenges: list[tuple[str, dict[str, str]]] = []
-    for element in _ELEMENT.findall(header):
-        element = element.strip(" \t")
-        param = _PARAM.fullmatch(element)
-        if param and challenges:
-            # `name=value` after a comma continues the current challenge.
-            challenges[-1][1].setdefault(param[1].lower(), _unquote(param[2]))
-            continue
-        challenge = _CHALLENGE.fullmatch(element)
-        if not challenge:
-            continue
-        params: dict[str, str] = {}
-        first = _PARAM.fullmatch(challenge[2] or "")
-        if first:
-            params[first[1].lower()] = _unquote(first[2])
-        challenges.append((challenge[1], params))
-    return challenges
-
-
-def _unquote(value: str) -> str:
-    if value.startswith('"'):
-        return re.sub(r"\\(.)", r"\1", value[1:-1])
-    return value

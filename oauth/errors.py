@@ -47,3 +47,31 @@ class GrantRevoked(ProviderError):
 
 class AccessTokenRejected(ProviderError):
     """The provider's API refused the access token (HTTP 401)."""
+
+
+class InsufficientScope(ProviderError):
+    """The API needs a scope the access token lacks (403 `insufficient_scope`, RFC 6750 §3.1):
+    not an error for the person, but a permission to ask for."""
+
+    status = 403
+    advice = "You can allow it and come back."
+
+    def __init__(self, reason: str, message: str, scopes: tuple[str, ...]) -> None:
+        super().__init__(reason, message)
+        #: The scopes the resource server named, possibly none.
+        self.scopes = scopes
+
+
+class StepUpRequired(ProviderError):
+    """The API wants a fresher or stronger sign-in (401 `insufficient_user_authentication`,
+    RFC 9470): the person proves who they are again, then comes back."""
+
+    status = 401
+    advice = "Sign in again at the provider to continue."
+
+    def __init__(
+        self, reason: str, message: str, max_age: int | None, acr_values: str | None
+    ) -> None:
+        super().__init__(reason, message)
+        self.max_age = max_age
+        self.acr_values = acr_values

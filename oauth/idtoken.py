@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -83,7 +82,7 @@ def _check_at_hash(at_hash: object, access_token: str | None, alg: str) -> None:
 
 def _check_claims(provider: Provider, claims: dict[str, Any], nonce: str | None) -> None:
     registry = jwt.JWTClaimsRegistry(
-        leeway=current_app.config["ID_TOKEN_LEEWAY"],
+        leeway=signed_jwt.leeway(provider),
         iss={"essential": True, "value": provider.issuer},
         sub={"essential": True},
         aud={"essential": True, "value": provider.client_id},

@@ -10,7 +10,6 @@ import time
 from types import MappingProxyType
 from typing import Any
 
-from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -52,7 +51,7 @@ def validate(provider: Provider, logout_token: object) -> dict[str, Any]:
 
 
 def _check_claims(provider: Provider, claims: dict[str, Any]) -> None:
-    leeway = current_app.config["ID_TOKEN_LEEWAY"]
+    leeway = signed_jwt.leeway(provider)
     # §2.6 (3): iss, aud, iat and exp as for ID tokens; exp is honoured when present (providers
     # built on the 1.0 drafts leave it out).
     registry = jwt.JWTClaimsRegistry(

@@ -23,6 +23,9 @@ from oauth.provider import Provider
 # A PAR response is two short members; anything larger is not one.
 MAX_RESPONSE_BYTES = 16 * 1024
 MAX_REQUEST_URI_LENGTH = 2048
+# FAPI 2.0 §5.3.2.2 (12): a request_uri lives less than 600 s. A longer-lived one is a handle to a
+# prepared sign-in that whoever sees the URL can open for longer than the person needs.
+FAPI2_MAX_REQUEST_URI_LIFETIME = 600
 
 
 def endpoint(provider: Provider) -> str | None:
@@ -75,6 +78,8 @@ def push(provider: Provider, client, url: str, parameters: Mapping[str, str]) ->
     request_uri = answer.get("request_uri") if isinstance(answer, dict) else None
     if not isinstance(request_uri, str) or not 0 < len(request_uri) <= MAX_REQUEST_URI_LENGTH:
         raise ProviderUnavailable("par_malformed", f"{provider.title} sent malformed data.")
+    if provider.profile == "fapi2":
+        _check_fapi2_lifetime(provider, answer.get("expires_in"))
     signals.pushed_authorization_request_answered.announce(
         provider=provider, request_uri=request_uri, expires_in=answer.get("expires_in")
     )
@@ -87,6 +92,20 @@ def authorization_url(authorization_endpoint: str, client_id: str, request_uri: 
     separator = "&" if "?" in authorization_endpoint else "?"
     query = urlencode({"client_id": client_id, "request_uri": request_uri})
     return authorization_endpoint + separator + query
+
+
+def _check_fapi2_lifetime(provider: Provider, expires_in: object) -> None:
+    # RFC 9126 §2.2 makes expires_in required; FAPI 2.0 bounds it.
+    if (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, int)
+        or not 0 < expires_in < FAPI2_MAX_REQUEST_URI_LIFETIME
+    ):
+        raise ProviderMisconfigured(
+            "par_lifetime_not_fapi2",
+            f"{provider.title} keeps its pushed requests for longer than FAPI 2.0 allows "
+            f"(under {FAPI2_MAX_REQUEST_URI_LIFETIME} seconds).",
+        )
 
 
 def _json(provider: Provider, response: requests.Response) -> Any:

@@ -22,6 +22,20 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class Feature:
+    """Something this app does with a provider's API beyond sign-in, behind a scope of its own
+    that is asked for only when the person opens it (incremental authorization)."""
+
+    name: str
+    #: What the page is called, and what the person is told they are allowing, and why.
+    title: str
+    scope: str
+    reason: str
+    #: The API it reads: a discovery metadata key or a URL.
+    endpoint: str
+
+
+@dataclass(frozen=True)
 class Provider:
     """One provider this app can send people to: its settings and how to read its API."""
 
@@ -63,6 +77,12 @@ class Provider:
     #: What separates the scopes in its token responses: a space (RFC 6749 §3.3), or a comma
     #: for GitHub. Scopes are stored space-separated either way.
     granted_scope_separator: str = " "
+    #: Asking for more scopes later: True when the provider takes `include_granted_scopes=true`
+    #: and then covers the old scopes and the new in one grant (Google); otherwise the request
+    #: names the union of what was granted and what is needed (RFC 6749 §3.3).
+    include_granted_scopes: bool = False
+    #: The features beyond sign-in, by name.
+    features: Mapping[str, Feature] = field(default_factory=dict)
 
     @property
     def is_oidc(self) -> bool:

@@ -9,6 +9,7 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from flask import current_app
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.util import urlsafe_b64decode
@@ -20,6 +21,9 @@ from oauth.provider import Provider
 MAX_LENGTH = 16 * 1024
 # Header members that would let the token choose its own key; keys come from jwks_uri only.
 FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
+# FAPI 2.0 §5.3.2.1 (14) and its Note 4: a timestamp up to 10 s ahead of this clock is accepted,
+# one more than 60 s ahead never is (so that the checks cannot be switched off by a large leeway).
+FAPI2_LEEWAY = (10, 60)
 
 
 class JwtRejected(Exception):
@@ -56,6 +60,16 @@ def verify(provider: Provider, token: object, *, types: Collection[str | None]) 
             return _decode(provider, token, metadata.key_set(provider, refetch=True))
         except InvalidKeyIdError as error:
             raise JwtRejected("unknown_key") from error
+
+
+def leeway(provider: Provider) -> int:
+    """The clock skew allowed on the timestamps (`iat`, `exp`, `nbf`, `auth_time`) of the
+    provider's JWTs: `ID_TOKEN_LEEWAY`, held within FAPI 2.0's bounds under that profile."""
+    configured = int(current_app.config["ID_TOKEN_LEEWAY"])
+    if provider.profile == "fapi2":
+        low, high = FAPI2_LEEWAY
+        return min(max(configured, low), high)
+    return configured
 
 
 def only_for_this_client(provider: Provider, claims: Mapping[str, Any]) -> bool:

@@ -36,6 +36,8 @@ class AuthorizationRequest:
     code_verifier: str = field(repr=False)
     #: The DPoP proof key this sign-in's tokens are to be bound to (None without DPoP).
     dpop_key: Any = field(default=None, repr=False)
+    #: The scopes asked for, space-separated: what the grant is "as requested" (RFC 6749 §3.3).
+    scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class SignInResult:
     token: dict[str, Any] = field(repr=False)
     #: The key the tokens are DPoP-bound to; None for bearer tokens.
     dpop_key: Any = field(default=None, repr=False)
+    #: The scopes the authorization request asked for (None when not known).
+    requested_scope: str | None = None
 
 
 def redirect_uri(provider: Provider) -> str:
@@ -66,12 +70,19 @@ def redirect_uri(provider: Provider) -> str:
 
 
 def authorization_request(
-    provider: Provider, *, reauthenticate: bool = False
+    provider: Provider,
+    *,
+    reauthenticate: bool = False,
+    scope: str | None = None,
+    acr_values: str | None = None,
 ) -> AuthorizationRequest:
     """A fresh authorization request: new state, nonce and PKCE verifier every time.
 
     `reauthenticate` asks the provider to have the person prove who they are again, now
-    (`max_age=0` and `prompt=login`, OIDC Core §3.1.2.1), before an irreversible action.
+    (`max_age=0` and `prompt=login`, OIDC Core §3.1.2.1), before an irreversible action or when
+    an API asks for a fresher sign-in (then with the `acr_values` it named, RFC 9470).
+    `scope` replaces the provider's sign-in scope when a feature needs more (incremental
+    authorization), or to keep what the link has when the person signs in again.
     """
     endpoints = metadata.server_metadata(provider)
     # state: ties the response to this browser (CSRF); nonce: ties the ID token to this
@@ -83,18 +94,24 @@ def authorization_request(
     extra = dict(provider.extra_authorize_params)
     if provider.is_oidc:
         extra["nonce"] = nonce
-        if provider.acr_values:
-            extra["acr_values"] = provider.acr_values
+        if acr_values or provider.acr_values:
+            extra["acr_values"] = acr_values or provider.acr_values
         if reauthenticate:
             # max_age=0 obliges the provider to return auth_time, which the callback checks;
             # prompt=login is for providers that honour only that.
             extra.update(max_age="0", prompt="login")
+    if provider.include_granted_scopes:
+        # Every request, as Google advises: the new grant then covers what the person allowed
+        # before too, so signing in again never quietly narrows it.
+        extra["include_granted_scopes"] = "true"
     dpop_algorithm = sender_constraint.algorithm(provider)
     dpop_key = dpop.new_key(dpop_algorithm) if dpop_algorithm else None
     if dpop_key is not None:
         # RFC 9449 §10: the code is bound to this key, so a stolen code is useless elsewhere.
         extra["dpop_jkt"] = dpop.thumbprint(dpop_key)
-    client = http.oauth_session(provider, redirect_uri=redirect_uri(provider), scope=provider.scope)
+    client = http.oauth_session(
+        provider, redirect_uri=redirect_uri(provider), scope=scope or provider.scope
+    )
     url, _ = client.create_authorization_url(
         endpoints["authorization_endpoint"], state=state, code_verifier=code_verifier, **extra
     )
@@ -107,7 +124,12 @@ def authorization_request(
             endpoints["authorization_endpoint"], provider.client_id, request_uri
         )
     return AuthorizationRequest(
-        url=url, state=state, nonce=nonce, code_verifier=code_verifier, dpop_key=dpop_key
+        url=url,
+        state=state,
+        nonce=nonce,
+        code_verifier=code_verifier,
+        dpop_key=dpop_key,
+        scope=scope or provider.scope,
     )
 
 
@@ -138,8 +160,10 @@ def finish(
     nonce: str,
     code_verifier: str,
     dpop_key: Any = None,
+    requested_scope: str | None = None,
 ) -> SignInResult:
-    """Check the authorization response, redeem the code and verify who signed in."""
+    """Check the authorization response, redeem the code and verify who signed in.
+    `requested_scope` is what the request asked for, carried into the result."""
     check_issuer(provider, args)
     error = args.get("error")
     if error is not None:
@@ -174,7 +198,9 @@ def finish(
         )
     else:
         raise SignInRejected("provider_kind_unsupported", f"{provider.title} is not supported.")
-    return SignInResult(identity=identity, token=token, dpop_key=dpop_key)
+    return SignInResult(
+        identity=identity, token=token, dpop_key=dpop_key, requested_scope=requested_scope
+    )
 
 
 def _redeem(provider: Provider, code: str, code_verifier: str, dpop_key: Any) -> dict[str, Any]:

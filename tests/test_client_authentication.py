@@ -14,14 +14,17 @@ from cryptography.fernet import Fernet
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+import oauth
 from app import create_app
 from config import ConfigurationError
-from models import User
+from models import LoginAttempt, User
 from oauth import client_keys
 from tests.conftest import CLIENT_SIGNING_KEYS, KEY_CLIENT_ID, client_config
 from tests.forms import csrf_token
+from tests.live_provider import query
 from tests.misbehaving import MisbehavingProvider, assert_refused, count
 from tests.test_app import PRODUCTION
+from tests.test_par import start
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
 
@@ -171,3 +174,61 @@ class TestAProviderThatRefusesTheAssertion:
         answer = client.get(flow.authorize(flow.start()))
         assert_refused(answer, 400, "token_invalid_client")
         assert count(app, User) == 0
+
+
+class TestFapi2Limits:
+    """What FAPI 2.0 bounds beyond the switches: the lifetime of a pushed request's handle, and
+    how far ahead of this clock a provider's JWT may be stamped."""
+
+    @pytest.fixture
+    def app_overrides(self):
+        return {
+            "DEMO_CLIENT_ID": KEY_CLIENT_ID,
+            "DEMO_CLIENT_SECRET": None,
+            "DEMO_PROFILE": "fapi2",
+            "CLIENT_SIGNING_KEYS": CLIENT_SIGNING_KEYS,
+            "ID_TOKEN_LEEWAY": 300,
+        }
+
+    @pytest.fixture
+    def fapi2_provider(self, provider):
+        MisbehavingProvider(provider).discovery(
+            lambda document: {
+                **document,
+                "pushed_authorization_request_endpoint": provider.issuer + "/par",
+                "dpop_signing_alg_values_supported": ["ES256"],
+            }
+        )
+        return provider
+
+    @pytest.mark.parametrize("expires_in", [600, 3600, None, "60", 0])
+    def test_a_request_uri_that_lives_too_long_stops_the_sign_in(
+        self, client, app, fapi2_provider, expires_in
+    ):
+        body = {"request_uri": "urn:ietf:params:oauth:request_uri:abc"}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        fapi2_provider.recorder.fail("/par", 201, body)
+        answer = start(client)
+        assert_refused(answer, answer.status_code, "par_lifetime_not_fapi2")
+        assert count(app, LoginAttempt) == 0
+
+    def test_a_short_lived_request_uri_is_used(self, client, fapi2_provider):
+        fapi2_provider.recorder.fail(
+            "/par", 201, {"request_uri": "urn:ietf:params:oauth:request_uri:abc", "expires_in": 60}
+        )
+        location = start(client).headers["Location"]
+        assert set(query(location)) == {"client_id", "request_uri"}
+
+    def test_clock_skew_is_held_within_ten_to_sixty_seconds(self, app):
+        demo = app.extensions["providers"]["demo"]
+        with app.app_context():
+            assert oauth.jwt_leeway(demo) == 60  # ID_TOKEN_LEEWAY=300 is cut to FAPI's bound
+            app.config["ID_TOKEN_LEEWAY"] = 0
+            assert oauth.jwt_leeway(demo) == 10  # and 0 is raised to what FAPI asks to accept
+
+
+def test_without_a_profile_the_configured_clock_skew_stands(app):
+    app.config["ID_TOKEN_LEEWAY"] = 300
+    with app.app_context():
+        assert oauth.jwt_leeway(app.extensions["providers"]["demo"]) == 300
