@@ -158,7 +158,11 @@ class LinkedAccount(db.Model):
     issuer: Mapped[str | None] = mapped_column(String(2048))
     display_name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
+    #: The scopes granted, space-separated: what the tokens cover, and what the pages offer.
     scope: Mapped[str | None] = mapped_column(Text)
+    #: The scopes asked for (at sign-in, and later for a feature): beside `scope`, what the
+    #: person declined. None for links made before it was recorded.
+    requested_scope: Mapped[str | None] = mapped_column(Text)
 
     # Fernet ciphertexts (see accounts/tokens.py): a leaked database or backup reveals no usable
     # token.
@@ -204,5 +208,7 @@ class LoginAttempt(db.Model):
     #: "unlink:<provider>"): kept here, never in the URL, and carried out only once the person
     #: has proven who they are.
     action: Mapped[str | None] = mapped_column(String(100))
+    #: The scopes this sign-in asks for: the grant's scope when the provider does not say.
+    scope: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

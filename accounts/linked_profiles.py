@@ -9,7 +9,7 @@ from datetime import datetime
 
 import oauth
 import providers
-from accounts import tokens
+from accounts import provider_calls, scopes, tokens
 from models import LinkedAccount, LinkStatus, User
 
 
@@ -22,7 +22,9 @@ class LinkedProfile:
     #: "connected", "reconnect_needed" or "unavailable".
     status: str
     profile: oauth.Profile | None
+    #: Granted, then asked for and not granted (unticked, refused, or taken back since).
     scopes: tuple[str, ...]
+    declined_scopes: tuple[str, ...]
     expires_at: datetime | None
     refreshed_at: datetime | None
     message: str | None = None
@@ -30,6 +32,8 @@ class LinkedProfile:
     provider_logout: bool = False
     #: A refresh token is stored, so "Refresh now" can work.
     refreshable: bool = False
+    #: What this app does with the provider's API beyond sign-in (each a page of its own).
+    features: tuple[oauth.Feature, ...] = ()
 
 
 def for_user(user: User) -> list[LinkedProfile]:
@@ -53,26 +57,17 @@ def _load(link: LinkedAccount) -> LinkedProfile:
     except oauth.ProviderError as error:
         return _view(link, title, "unavailable", None, f"{error.message} {error.advice}")
     view = _view(link, title, LinkStatus.CONNECTED, profile, None)
-    return replace(view, provider_logout=oauth.end_session_endpoint(provider) is not None)
+    return replace(
+        view,
+        provider_logout=oauth.end_session_endpoint(provider) is not None,
+        features=tuple(provider.features.values()),
+    )
 
 
 def _fetch(provider: oauth.Provider, link: LinkedAccount) -> oauth.Profile:
-    """Call the API with a fresh token; on a 401 for a token we thought good, refresh once."""
-    access_token = tokens.fresh_access_token(link)
-    key = tokens.proof_key(link)  # DPoP-bound tokens are sent with a proof of this key
-    try:
-        return oauth.fetch_profile(provider, access_token, key)
-    except oauth.AccessTokenRejected:
-        access_token = tokens.fresh_access_token(
-            link,
-            force_refresh=True,
-            reason="The API answered 401 for a token that had not expired.",
-        )
-        try:
-            return oauth.fetch_profile(provider, access_token, key)
-        except oauth.AccessTokenRejected:
-            tokens.mark_reconnect_needed(link)
-            raise tokens.ReconnectNeeded(link.provider, "api_token_rejected") from None
+    return provider_calls.call(
+        link, lambda access_token, key: oauth.fetch_profile(provider, access_token, key)
+    )
 
 
 def _view(link, title, status, profile, message) -> LinkedProfile:
@@ -81,7 +76,8 @@ def _view(link, title, status, profile, message) -> LinkedProfile:
         title=title,
         status=status,
         profile=profile,
-        scopes=tuple((link.scope or "").split()),
+        scopes=tuple(scopes.granted(link)),
+        declined_scopes=tuple(scopes.declined(link)),
         expires_at=link.expires_at,
         refreshed_at=link.refreshed_at,
         message=message,

@@ -45,6 +45,7 @@ def create(
         next_url=next_url,
         user_id=user_id,
         action=action,
+        scope=request.scope,
         created_at=now,
         expires_at=now + timedelta(seconds=current_app.config["LOGIN_ATTEMPT_TTL"]),
     )

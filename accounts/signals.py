@@ -18,7 +18,9 @@ sign_in_started = namespace.signal(
     provider's authorization endpoint.
 
     provider: the Provider; authorization_url: where the browser goes, with its query (state,
-    nonce, code_challenge...); linking: True when a signed-in user links another provider.
+    nonce, code_challenge...); linking: True when a signed-in user links another provider (or
+    grants more, or proves who they are again); purpose: "sign_in", "link", "grant" (asking for
+    more scopes for a feature) or "reauthenticate"; scope: the scopes asked for.
     """,
 )
 
@@ -73,5 +75,15 @@ ended_session_noticed = namespace.signal(
     from another session): it is signed out, and told who ended it.
 
     session: the ended UserSession.
+    """,
+)
+
+scopes_changed = namespace.signal(
+    "scopes-changed",
+    doc="""What a link's tokens cover changed: more granted after asking for more, fewer after
+    the person unticked or took back a scope, or after a refresh that came back narrower.
+
+    provider: the provider's name; before, after: the scopes granted (tuples); requested: the
+    scopes asked for.
     """,
 )

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 import config
 import oauth
 import providers
-from accounts import row_locks, signals
+from accounts import row_locks, scopes, signals
 from extensions import db
 from models import LinkedAccount, LinkStatus, utcnow
 from oauth import dpop
@@ -82,8 +82,16 @@ def decrypt(ciphertext: bytes | None) -> str | None:
         raise UnreadableCiphertext("ciphertext does not decrypt") from error
 
 
-def store(link: LinkedAccount, token: Mapping[str, Any]) -> None:
-    """Put a token response into the link, encrypted, keeping what the provider did not resend."""
+def store(
+    link: LinkedAccount,
+    token: Mapping[str, Any],
+    *,
+    requested_scope: str | None = None,
+    combined: bool = False,
+) -> None:
+    """Put a token response into the link, encrypted, keeping what the provider did not resend;
+    the scopes are recorded as `scopes.record` says (`requested_scope`: what the authorization
+    request asked for, None for a refresh)."""
     now = utcnow()
     link.access_token_ciphertext = encrypt(token["access_token"])
     # RFC 6749 §6: a refresh response may omit the refresh token, meaning the old one stays
@@ -98,9 +106,7 @@ def store(link: LinkedAccount, token: Mapping[str, Any]) -> None:
         if link.access_token_lifetime is not None
         else None
     )
-    # RFC 6749 §5.1: an omitted scope means the scope granted is the one requested before.
-    if token.get("scope"):
-        link.scope = _granted_scope(link.provider, str(token["scope"]))
+    scopes.record(link, token, requested=requested_scope, combined=combined)
     link.status = LinkStatus.CONNECTED
 
 
@@ -117,13 +123,6 @@ def proof_key(link: LinkedAccount):
         return dpop.deserialize(text) if text else None
     except (UnreadableCiphertext, ValueError):
         _give_up(link, "dpop_key_unreadable")
-
-
-def _granted_scope(provider_name: str, scope: str) -> str:
-    """The granted scopes, space-separated whatever separator the provider uses."""
-    provider = providers.get(provider_name)
-    separator = provider.granted_scope_separator if provider else " "
-    return " ".join(scope.replace(separator, " ").split())
 
 
 def _lifetime(token: Mapping[str, Any]) -> int | None:

@@ -104,8 +104,11 @@ def _email_in_use(email: str) -> bool:
     return found is not None
 
 
-def link(user: User, result: SignInResult, *, provider_title: str) -> LinkedAccount:
-    """Link a verified identity to the signed-in user, or refresh the tokens of their link."""
+def link(
+    user: User, result: SignInResult, *, provider_title: str, combined: bool = False
+) -> LinkedAccount:
+    """Link a verified identity to the signed-in user, or refresh the tokens of their link.
+    `combined`: the grant includes the scopes granted before (see `scopes.record`)."""
     identity = result.identity
     owner_link = find_link(identity.provider, identity.subject)
     if owner_link is not None and owner_link.user_id != user.id:
@@ -126,7 +129,7 @@ def link(user: User, result: SignInResult, *, provider_title: str) -> LinkedAcco
             user=user, provider=identity.provider, subject=identity.subject, issuer=identity.issuer
         )
         db.session.add(existing)
-    _update(existing, result)
+    _update(existing, result, combined=combined)
     try:
         db.session.commit()
     except IntegrityError as error:
@@ -138,12 +141,12 @@ def link(user: User, result: SignInResult, *, provider_title: str) -> LinkedAcco
     return existing
 
 
-def _update(link: LinkedAccount, result: SignInResult) -> None:
+def _update(link: LinkedAccount, result: SignInResult, *, combined: bool = False) -> None:
     """Signing in again replaces the stored tokens: the new grant is the one that works."""
     identity: Identity = result.identity
     link.display_name = identity.display_name
     link.email = verified_email(identity)
-    tokens.store(link, result.token)
+    tokens.store(link, result.token, requested_scope=result.requested_scope, combined=combined)
     tokens.bind(link, result.dpop_key)
 
 

@@ -19,7 +19,7 @@ import accounts
 import oauth
 import providers
 from accounts import login_attempts, sessions, signals, tokens
-from blueprints import irreversible, sign_in_start
+from blueprints import irreversible, permissions, sign_in_start
 from blueprints.next_url import safe_next_url
 from extensions import limiter
 from ops import security_events
@@ -88,11 +88,20 @@ def finish(provider_name: str):
     signals.callback_accepted.announce(provider=provider, parameters=args)
     try:
         result = oauth.finish(
-            provider, args, nonce=attempt.nonce, code_verifier=code_verifier, dpop_key=dpop_key
+            provider,
+            args,
+            nonce=attempt.nonce,
+            code_verifier=code_verifier,
+            dpop_key=dpop_key,
+            requested_scope=attempt.scope,
         )
     except oauth.ProviderError as error:
+        if permissions.is_grant(attempt.action) and isinstance(error, oauth.SignInCancelled):
+            return permissions.declined(provider, attempt)
         return _error_page(provider, error)
 
+    if permissions.is_grant(attempt.action):
+        return permissions.finish(provider, result, attempt)
     if attempt.action is not None:
         return irreversible.finish(provider, result, attempt)
     if linking:

@@ -21,13 +21,16 @@ from flask_login import current_user, logout_user
 import accounts
 import oauth
 import providers
-from accounts import sessions
+from accounts import scopes, sessions
 from blueprints import sign_in_start
+from blueprints.next_url import safe_next_url
 from models import LoginAttempt, utcnow
 from ops import security_events
 
 DELETE_ACCOUNT = "delete_account"
 UNLINK_PREFIX = "unlink:"
+# Not irreversible: a page whose API asked for a fresher sign-in, to go back to afterwards.
+STEP_UP = "step_up"
 
 
 def unlink_action(provider_name: str) -> str:
@@ -51,8 +54,42 @@ def request_action(action: str):
         "reauthentication", outcome="started", provider=provider.name, user_id=current_user.id
     )
     return sign_in_start.send_to_provider(
-        provider, next_url=None, user_id=current_user.id, action=action
+        provider,
+        next_url=None,
+        user_id=current_user.id,
+        action=action,
+        reauthenticate=True,
+        scope=_scope_kept(provider),
     )
+
+
+def step_up(provider: oauth.Provider, *, next_url: str, acr_values: str | None):
+    """An API answered that the sign-in is too old or too weak for it (RFC 9470
+    `insufficient_user_authentication`): the person signs in again at the provider, with the
+    `acr_values` it named, and comes back to `next_url`."""
+    security_events.emit(
+        "reauthentication",
+        outcome="started",
+        reason="step_up",
+        provider=provider.name,
+        user_id=current_user.id,
+    )
+    return sign_in_start.send_to_provider(
+        provider,
+        next_url=next_url,
+        user_id=current_user.id,
+        action=STEP_UP,
+        reauthenticate=True,
+        acr_values=acr_values,
+        scope=_scope_kept(provider),
+    )
+
+
+def _scope_kept(provider: oauth.Provider) -> str:
+    """What the new sign-in asks for: the sign-in scope and whatever the link was granted
+    since, so that the tokens it brings replace the link's without narrowing them."""
+    link = accounts.link_of(current_user, provider.name)
+    return scopes.join(provider.scope, scopes.granted(link) if link is not None else None)
 
 
 def finish(provider: oauth.Provider, result: oauth.SignInResult, attempt: LoginAttempt):
@@ -65,7 +102,7 @@ def finish(provider: oauth.Provider, result: oauth.SignInResult, attempt: LoginA
     authenticated_at = utcnow()
     if provider.is_oidc:
         authenticated_at = sessions.auth_time(result.identity.claims)
-        leeway = timedelta(seconds=current_app.config["ID_TOKEN_LEEWAY"])
+        leeway = timedelta(seconds=oauth.jwt_leeway(provider))
         # We asked for max_age=0: the sign-in must have happened after the request was made.
         if authenticated_at is None or authenticated_at < attempt.created_at - leeway:
             return _refused(
@@ -82,6 +119,8 @@ def finish(provider: oauth.Provider, result: oauth.SignInResult, attempt: LoginA
     accounts.link(current_user, result, provider_title=provider.title)  # its new tokens
     sessions.reauthenticated(current_user.current_session, authenticated_at)
     security_events.emit("reauthentication", provider=provider.name, user_id=current_user.id)
+    if attempt.action == STEP_UP:
+        return redirect(safe_next_url(attempt.next_url) or url_for("profile.show"), code=303)
     return carry_out(attempt.action or "")
 
 

@@ -25,14 +25,20 @@ def send_to_provider(
     next_url: str | None,
     user_id: int | None,
     action: str | None = None,
+    scope: str | None = None,
+    reauthenticate: bool = False,
+    acr_values: str | None = None,
 ):
     """Start the authorization code flow: remember the attempt, redirect the browser (303).
 
-    `user_id` is set when a signed-in user links the provider, or proves who they are again
-    before the irreversible `action`; the callback then completes only in that user's session.
+    `user_id` is set when a signed-in user links the provider, proves who they are again (for
+    `action`, with `reauthenticate`), or grants more (`scope`); the callback then completes only
+    in that user's session.
     """
     try:
-        authorization = oauth.authorization_request(provider, reauthenticate=action is not None)
+        authorization = oauth.authorization_request(
+            provider, reauthenticate=reauthenticate, scope=scope, acr_values=acr_values
+        )
     except oauth.ProviderError as error:
         security_events.emit(
             "sign_in_start", outcome="failed", reason=error.reason, provider=provider.name
@@ -43,7 +49,11 @@ def send_to_provider(
         provider.name, authorization, next_url=next_url, user_id=user_id, action=action
     )
     signals.sign_in_started.announce(
-        provider=provider, authorization_url=authorization.url, linking=user_id is not None
+        provider=provider,
+        authorization_url=authorization.url,
+        linking=user_id is not None,
+        purpose=_purpose(user_id, action, reauthenticate),
+        scope=authorization.scope,
     )
     # The session remembers which attempts this browser started: a callback whose state is not
     # in this list was started elsewhere (login CSRF) and is refused.
@@ -52,3 +62,11 @@ def send_to_provider(
     login_attempts.discard(pending[:-limit])
     session[PENDING_KEY] = pending[-limit:]
     return redirect(authorization.url, code=303)
+
+
+def _purpose(user_id: int | None, action: str | None, reauthenticate: bool) -> str:
+    if reauthenticate:
+        return "reauthenticate"
+    if action is not None and action.startswith("grant:"):
+        return "grant"
+    return "link" if user_id is not None else "sign_in"

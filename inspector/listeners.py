@@ -58,19 +58,47 @@ def _listening() -> bool:
     return has_request_context() and flow_trace.enabled()
 
 
+# The button that started each kind of authorization request, and what the inspector says of it.
+PURPOSES = {
+    "sign_in": ("Sign in with", None),
+    "link": ("Link", None),
+    "reauthenticate": (
+        "Sign in again at",
+        "max_age=0 and prompt=login: the provider must have the person prove who they are now.",
+    ),
+    "grant": (
+        "Allow at",
+        "Incremental authorization: the link's granted scopes plus the one the page needs, "
+        "asked for only now that the page is open (least privilege at sign-in).",
+    ),
+}
+
+
 def sign_in_started(
-    app: Flask, *, provider: oauth.Provider, authorization_url: str, linking: bool, **facts: Any
+    app: Flask,
+    *,
+    provider: oauth.Provider,
+    authorization_url: str,
+    linking: bool,
+    purpose: str = "sign_in",
+    scope: str = "",
+    **facts: Any,
 ) -> None:
     """The button press, the redirect to the provider, and the browser's visit there."""
     if not _listening():
         return
     flow_trace.start_new_flow()
-    action = "Link" if linking else "Sign in with"
+    label, note = PURPOSES.get(purpose, PURPOSES["link" if linking else "sign_in"])
     flow_trace.record(
         flow_trace.BROWSER,
         flow_trace.CLIENT,
         f"POST {request.path}",
-        [("button", f"{action} {provider.title}"), ("CSRF token", "checked")],
+        [
+            ("button", f"{label} {provider.title}"),
+            ("CSRF token", "checked"),
+            ("scope asked for", scope or ABSENT),
+        ],
+        note=note,
     )
     # The pushed authorization request, if any, happened before the redirect: shown in order.
     for step in g.pop(PUSHED_REQUEST_STEPS, []):
@@ -428,6 +456,37 @@ def refreshed_meanwhile(app: Flask, **facts: Any) -> None:
         )
 
 
+def scopes_changed(
+    app: Flask,
+    *,
+    provider: str,
+    before: tuple[str, ...],
+    after: tuple[str, ...],
+    requested: tuple[str, ...],
+    **facts: Any,
+) -> None:
+    """What the link's tokens cover, before and after; what was asked for and not granted."""
+    if not _listening():
+        return
+    added = [name for name in after if name not in before]
+    removed = [name for name in before if name not in after]
+    declined = [name for name in requested if name not in after]
+    flow_trace.record(
+        flow_trace.CLIENT,
+        flow_trace.CLIENT,
+        "Scopes granted: recorded for the link",
+        [
+            ("before", " ".join(before) or ABSENT),
+            ("after", " ".join(after) or ABSENT),
+            ("added", " ".join(added) or ABSENT),
+            ("removed", " ".join(removed) or ABSENT),
+            ("asked for, not granted", " ".join(declined) or ABSENT),
+        ],
+        note="From the token response's scope (RFC 6749 §3.3: granted is not requested); the "
+        "pages offer what was granted.",
+    )
+
+
 RECEIVERS = (
     (accounts.signals.sign_in_started, sign_in_started),
     (accounts.signals.callback_accepted, callback_accepted),
@@ -446,6 +505,7 @@ RECEIVERS = (
     (accounts.signals.signed_in, signed_in),
     (accounts.signals.access_token_checked, access_token_checked),
     (accounts.signals.refreshed_meanwhile, refreshed_meanwhile),
+    (accounts.signals.scopes_changed, scopes_changed),
 )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from oauth.provider import Profile, Provider
+from oauth.provider import Feature, Profile, Provider
 from providers import settings
 
 NAME = "demo"
@@ -15,6 +15,15 @@ TITLE = "Demo Provider"
 # offline_access asks for a refresh token, so the profile page keeps working after the short
 # access-token lifetime without sending the person back through the provider.
 SCOPE = "openid profile email offline_access"
+# Not asked for at sign-in: the contacts page asks for it when it is first opened.
+CONTACTS = Feature(
+    name="contacts",
+    title="Your contacts",
+    scope="contacts.read",
+    reason="To list the people in your Demo Provider address book on this page. This site only "
+    "reads them, and does not keep them.",
+    endpoint="contacts_endpoint",
+)
 
 
 def map_profile(payload: Mapping[str, Any]) -> Profile:
@@ -49,5 +58,8 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
             issuer=config["DEMO_ISSUER"].rstrip("/"),
             profile_endpoint="profile_endpoint",
             map_profile=map_profile,
+            # Like Google, it takes include_granted_scopes and then covers old and new scopes.
+            include_granted_scopes=True,
+            features={CONTACTS.name: CONTACTS},
         )
     ]

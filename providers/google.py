@@ -26,4 +26,7 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
         issuer=ISSUER,
         map_profile=oidc.map_profile,
         extra_authorize_params={"access_type": "offline", "prompt": "consent"},
+        # Granular consent: the person may untick any scope but sign-in, and Google's token
+        # response names what was granted. Asking for more later covers the old scopes too.
+        include_granted_scopes=True,
     )
