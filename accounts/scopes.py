@@ -101,7 +101,9 @@ def lost(link: LinkedAccount, names: Iterable[str]) -> None:
 
 def _normalized(provider_name: str, scope: str) -> str:
     """The granted scopes, space-separated whatever separator the provider uses (GitHub: a
-    comma)."""
+    comma), each under the name it was asked for by."""
     provider = providers.get(provider_name)
-    separator = provider.granted_scope_separator if provider else " "
-    return join(scope.replace(separator, " "))
+    if provider is None:
+        return join(scope)
+    names = scope.replace(provider.granted_scope_separator, " ").split()
+    return join([provider.scope_aliases.get(name, name) for name in names])

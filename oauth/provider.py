@@ -81,6 +81,9 @@ class Provider:
     #: and then covers the old scopes and the new in one grant (Google); otherwise the request
     #: names the union of what was granted and what is needed (RFC 6749 §3.3).
     include_granted_scopes: bool = False
+    #: Names its token responses use for scopes asked for by another name (Google answers
+    #: `email` with its `.../auth/userinfo.email` URL), mapped back to the name asked for.
+    scope_aliases: Mapping[str, str] = field(default_factory=dict)
     #: The features beyond sign-in, by name.
     features: Mapping[str, Feature] = field(default_factory=dict)
 

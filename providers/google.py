@@ -14,6 +14,11 @@ NAME = "google"
 TITLE = "Google"
 ISSUER = "https://accounts.google.com"
 SCOPE = "openid profile email"
+# Google's token responses name `profile` and `email` by their URLs.
+SCOPE_ALIASES = {
+    "https://www.googleapis.com/auth/userinfo.profile": "profile",
+    "https://www.googleapis.com/auth/userinfo.email": "email",
+}
 
 
 def from_config(config: Mapping[str, Any]) -> list[Provider]:
@@ -29,4 +34,5 @@ def from_config(config: Mapping[str, Any]) -> list[Provider]:
         # Granular consent: the person may untick any scope but sign-in, and Google's token
         # response names what was granted. Asking for more later covers the old scopes too.
         include_granted_scopes=True,
+        scope_aliases=SCOPE_ALIASES,
     )

@@ -26,7 +26,7 @@ from werkzeug.routing import Rule
 from app import create_app
 from extensions import db
 from oauth import client_keys
-from tests.fake_provider import Client, FakeBrowser, serve_fake_provider
+from tests.fake_provider import REGISTERED_SCOPE, Client, FakeBrowser, serve_fake_provider
 from tests.forms import csrf_token
 from tests.live_provider import LiveProvider
 
@@ -245,14 +245,14 @@ def live_provider():
                 client_secret=CLIENT_SECRET,
                 redirect_uris=(REDIRECT_URI,),
                 post_logout_redirect_uris=(f"{BASE_URL}/logout/complete",),
-                scope="openid profile email offline_access",
+                scope=REGISTERED_SCOPE,
             ),
             # The same app authenticating with private_key_jwt: no secret, its public keys.
             Client(
                 client_id=KEY_CLIENT_ID,
                 client_secret="",
                 redirect_uris=(REDIRECT_URI,),
-                scope="openid profile email offline_access",
+                scope=REGISTERED_SCOPE,
                 jwks=client_keys.public_jwks(client_keys.parse(CLIENT_SIGNING_KEYS)),
             ),
         ],
@@ -403,9 +403,12 @@ class Flow:
         assert response.status_code == 303, response.get_data(as_text=True)
         return response.headers["Location"]
 
-    def authorize(self, url: str, username: str = "alice", decision: str = "Allow") -> str:
-        """Sign in and answer consent at the provider; return the callback URL it sends back."""
-        return self.browser_for(url).authorize(url, username, decision)
+    def authorize(
+        self, url: str, username: str = "alice", decision: str = "Allow", **consent
+    ) -> str:
+        """Sign in and answer consent at the provider; return the callback URL it sends back.
+        `consent` says more about the answer (`granted`: the scopes left ticked)."""
+        return self.browser_for(url).authorize(url, username, decision, **consent)
 
     def sign_in(self, username: str = "alice", next_url: str | None = None):
         """The whole sign-in; returns the client's answer to the callback."""

@@ -34,7 +34,17 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ID_TOKEN_LIFETIME = 300
 CODE_LIFETIME = 60
 FULL_SCOPE = "openid profile email offline_access"
-SCOPES_SUPPORTED = ("openid", "profile", "email", "offline_access")
+# What the client may ask for: the sign-in scope, and a feature's scope asked for later.
+REGISTERED_SCOPE = FULL_SCOPE + " contacts.read"
+SCOPES_SUPPORTED = ("openid", "profile", "email", "offline_access", "contacts.read")
+# The address books behind /api/contacts (scope contacts.read), shaped like the demo provider's.
+CONTACTS = {
+    "alice": [
+        {"name": "The White Rabbit", "email": "rabbit@example.org"},
+        {"name": "The Cheshire Cat", "email": "cat@example.org"},
+    ],
+    "bob": [{"name": "Wendy", "email": "wendy@example.org"}],
+}
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
 
@@ -82,7 +92,7 @@ class Client:
     client_secret: str
     redirect_uris: tuple[str, ...]
     post_logout_redirect_uris: tuple[str, ...] = ()
-    scope: str = FULL_SCOPE
+    scope: str = REGISTERED_SCOPE
     #: The public JWK Set of a client that authenticates with private_key_jwt (then no secret).
     jwks: dict | None = None
 
@@ -355,6 +365,7 @@ class FakeProvider:
                 end_session_endpoint=f"{issuer}/end-session",
                 # Not standard metadata: the demo provider's name for its profile API.
                 profile_endpoint=f"{issuer}/api/profile",
+                contacts_endpoint=f"{issuer}/api/contacts",
                 scopes_supported=list(SCOPES_SUPPORTED),
                 response_types_supported=["code"],
                 response_modes_supported=["query"],
@@ -417,6 +428,11 @@ class FakeProvider:
                 payload["email"] = person.email
             return jsonify(payload)
 
+        @app.get("/api/contacts")
+        def contacts():
+            token = self.live_access_token("contacts.read")
+            return jsonify(contacts=CONTACTS.get(token.grant.username, []))
+
         @app.get("/end-session")
         def end_session():
             return self._end_session()
@@ -478,6 +494,11 @@ class FakeProvider:
         session["sid"] = secrets.token_urlsafe(12)
         if request.form.get("decision", "").lower() != "allow":
             return answer(error="access_denied")
+        if "granted" in request.form:
+            # Granular consent, as Google has it: the person unticked some scopes. openid
+            # cannot be unticked; nothing that was not asked for is granted.
+            ticked = set(request.form["granted"].split()) | {"openid"}
+            scope = " ".join(name for name in scope.split() if name in ticked)
         code = secrets.token_urlsafe(32)
         with self._lock:
             grant = Grant(
@@ -674,10 +695,20 @@ class FakeBrowser:
         self.http = requests.Session()
         self.http.trust_env = False
 
-    def authorize(self, url: str, username: str = "alice", decision: str = "Allow") -> str:
+    def authorize(
+        self,
+        url: str,
+        username: str = "alice",
+        decision: str = "Allow",
+        granted: str | None = None,
+    ) -> str:
+        """`granted`: the scopes left ticked at consent (None: all that were asked for)."""
+        data = {"user": username, "decision": decision.lower()}
+        if granted is not None:
+            data["granted"] = granted
         response = self.http.post(
             url,
-            data={"user": username, "decision": decision.lower()},
+            data=data,
             allow_redirects=False,
             timeout=10,
         )

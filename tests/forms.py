@@ -14,10 +14,17 @@ class Form:
     fields: dict[str, str] = field(default_factory=dict)
     buttons: list[tuple[str | None, str | None, str]] = field(default_factory=list)
     input_names: set[str] = field(default_factory=set)
+    #: The checkboxes ticked as the page came, by name: (value, ...) for each name.
+    ticked: dict[str, list[str]] = field(default_factory=dict)
 
-    def submission(self, button_text: str | None = None) -> dict[str, str]:
-        """The fields a browser would send when the button with that text is clicked."""
-        data = dict(self.fields)
+    def submission(
+        self, button_text: str | None = None, untick: tuple[str, ...] = ()
+    ) -> dict[str, str | list[str]]:
+        """The fields a browser would send when the button with that text is clicked, with the
+        checkboxes whose values are in `untick` unticked first."""
+        data: dict[str, str | list[str]] = dict(self.fields)
+        for name, values in self.ticked.items():
+            data[name] = [value for value in values if value not in untick]
         for name, value, text in self.buttons:
             if button_text is None or button_text.lower() in text.lower():
                 if name:
@@ -49,7 +56,12 @@ class _FormParser(HTMLParser):
                 self.forms[-1].buttons.append(
                     (name, attributes.get("value"), attributes.get("value") or "")
                 )
-            elif name and kind not in {"checkbox", "radio"}:
+            elif name and kind == "checkbox":
+                if "checked" in attributes and "disabled" not in attributes:
+                    # What a browser sends for a ticked box: its value, "on" without one.
+                    value = attributes.get("value") or "on"
+                    self.forms[-1].ticked.setdefault(name, []).append(value)
+            elif name and kind != "radio":
                 self.forms[-1].fields[name] = attributes.get("value") or ""
         elif tag == "button":
             self._button = [attributes.get("name"), attributes.get("value"), ""]

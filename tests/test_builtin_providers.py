@@ -270,6 +270,34 @@ def test_google_sign_in_validates_the_id_token_and_reads_userinfo(flow, client, 
     assert google.token_requests[0]["grant_type"] == ["authorization_code"]
 
 
+def test_google_granular_consent_is_recorded_by_the_names_asked_for(flow, client, hosts, app):
+    """Google's consent lets the person untick e-mail; its token response then names only what
+    was granted, by URL. The record uses the names asked for, and the profile marks e-mail."""
+    google = OidcHost(hosts, GOOGLE_DISCOVERY, app.config["GOOGLE_CLIENT_ID"])
+    google.userinfo = {k: v for k, v in GOOGLE_USERINFO.items() if "email" not in k}
+    params = query(flow.start("google"))
+    assert params["include_granted_scopes"] == "true"
+    google.answer_next_token_request(
+        {
+            "access_token": "ya29.a0AfB_byC",
+            "expires_in": 3599,
+            "refresh_token": "1//0gLx",
+            "scope": "https://www.googleapis.com/auth/userinfo.profile openid",
+            "token_type": "Bearer",
+            "id_token": google.id_token(GOOGLE_USERINFO["sub"], params["nonce"]),
+        }
+    )
+    client.get(f"/callback/google?state={params['state']}&code=4/0AX4XfWh")
+
+    with app.app_context():
+        link = db.session.scalars(select(LinkedAccount)).one()
+        assert link.scope == "profile openid"
+        assert link.requested_scope == "openid profile email"
+    profile = client.get("/profile").get_data(as_text=True)
+    assert "Asked for, not granted" in profile
+    assert "<code>email</code>" in profile
+
+
 def test_google_sign_in_with_a_wrong_nonce_stores_nothing(flow, client, hosts, app):
     google = OidcHost(hosts, GOOGLE_DISCOVERY, app.config["GOOGLE_CLIENT_ID"])
     google.userinfo = GOOGLE_USERINFO

@@ -83,7 +83,9 @@ class ProviderBrowser:
         username: str = "alice",
         password: str = "wonderland",
         decision: str = "Allow",
+        untick: tuple[str, ...] = (),
     ) -> str:
+        """`untick`: the scopes whose boxes the person unticks at consent."""
         response = self.http.get(url, allow_redirects=False, timeout=10)
         for _ in range(10):
             if response.is_redirect:
@@ -109,7 +111,10 @@ class ProviderBrowser:
                     f"stuck at provider page {response.url}: {response.status_code}"
                 )
             response = self.http.post(
-                consent.action, data=consent.submission(decision), allow_redirects=False, timeout=10
+                consent.action,
+                data=consent.submission(decision, untick),
+                allow_redirects=False,
+                timeout=10,
             )
         raise AssertionError("too many steps at the provider")
 
@@ -120,8 +125,13 @@ class DemoFlow(Flow):
     def new_browser(self, origin: str) -> ProviderBrowser:
         return ProviderBrowser(origin)
 
-    def authorize(self, url: str, username: str = "alice", decision: str = "Allow") -> str:
-        return self.browser_for(url).authorize(url, username, PASSWORDS[username], decision)
+    def authorize(
+        self, url: str, username: str = "alice", decision: str = "Allow", **consent
+    ) -> str:
+        """`consent`: `untick`, the scopes the person unticks at consent."""
+        return self.browser_for(url).authorize(
+            url, username, PASSWORDS[username], decision, **consent
+        )
 
 
 def _origin(url: str) -> tuple[str, str]:
