@@ -129,7 +129,12 @@ def _mount_demo_provider(app: Flask) -> None:
                     else {}
                 ),
                 "client_name": DEMO_CLIENT_NAME,
-                "scope": client.scope,
+                # The sign-in scope, and each feature's, asked for when its page is opened.
+                "scope": " ".join(
+                    dict.fromkeys(
+                        [*client.scope.split(), *(f.scope for f in client.features.values())]
+                    )
+                ),
             }
         ],
     }

@@ -9,6 +9,10 @@ connections: a warm-up, then turns of a fixed number of requests or seconds, whi
 first, the two routes alternating so both meet the same conditions on a shared machine. Reports
 requests per second, p50 and p99 latency, the profile's share of the ceiling's throughput, and
 the CPU each process spent per request (what limits the figures on a small machine).
+
+The profile is measured twice: as `make run` signs in, with DPoP-bound tokens (the demo provider
+offers DPoP and `DEMO_DPOP=auto` uses it: a proof signed for every API call, and checked there),
+and on a second deployment with `DEMO_DPOP=off` (bearer tokens), in the same turns.
 """
 
 from __future__ import annotations
@@ -63,16 +67,16 @@ def _cpu(usage: cpu.Usage, result: load.LoadResult) -> str:
     )
 
 
-def _measure(running: site.Site, routes: dict[str, tuple[list[load.Target], str]], quick: bool):
-    """Warm every route up, then measure them in short turns (so both meet the same conditions
-    on a shared machine whose speed drifts), recording the CPU used by every process; results
-    by route, and each route's requests per second turn by turn."""
+def _measure(routes: dict[str, tuple[list[load.Target], str, site.Site]], quick: bool):
+    """Warm every route up, then measure them in short turns (so all meet the same conditions
+    on a shared machine whose speed drifts), recording the CPU used by every process of the
+    route's deployment; results by route, and each route's requests per second turn by turn."""
     rounds, requests, seconds, warmup = (1, 1000, 5.0, 200) if quick else (6, 1250, 4.0, 500)
-    for targets, expect in routes.values():
+    for targets, expect, _ in routes.values():
         load.run(targets, concurrency=CONCURRENCY, requests=warmup, seconds=seconds, expect=expect)
     runs: dict[str, list[tuple[load.LoadResult, cpu.Usage]]] = {name: [] for name in routes}
     for _ in range(rounds):
-        for name, (targets, expect) in routes.items():
+        for name, (targets, expect, running) in routes.items():
             meter = cpu.Meter(running.deployment)
             meter.start()
             result = load.run(
@@ -98,37 +102,66 @@ def _combined(measured: list[tuple[load.LoadResult, cpu.Usage]]):
 
 
 def run(options: site.Options) -> Result:
-    """Both routes measured on one deployment."""
-    with site.running(
-        options, NAME, instances=1, workers=WORKERS, threads=THREADS, command=ceiling_command
-    ) as running:
+    """The routes measured on two deployments alike but for DPoP, in the same turns."""
+    deployment_settings = {
+        "instances": 1,
+        "workers": WORKERS,
+        "threads": THREADS,
+        "command": ceiling_command,
+    }
+    with (
+        site.running(options, NAME, **deployment_settings) as running,
+        site.running(
+            options, NAME + "-bearer", env={"DEMO_DPOP": "off"}, **deployment_settings
+        ) as bearer_site,
+    ):
         deployment = running.deployment
         browser = site.signed_in(deployment)
-        access_token = deployment.decrypt(deployment.link_row()["access_token_ciphertext"])
+        if deployment.link_row()["dpop_key_ciphertext"] is None:
+            raise RuntimeError("the default deployment did not bind its tokens with DPoP")
+        bearer_browser = site.signed_in(bearer_site.deployment)
+        if bearer_site.deployment.link_row()["dpop_key_ciphertext"] is not None:
+            raise RuntimeError("DEMO_DPOP=off still bound the tokens")
+        # The ceiling calls the API as a bearer client: the bearer deployment's token.
+        bearer = bearer_site.deployment
+        access_token = bearer.decrypt(bearer.link_row()["access_token_ciphertext"])
         ceiling_target = load.Target(
-            port=deployment.instances[0].port,
+            port=bearer.instances[0].port,
             path="/bench/ceiling",
             headers={ceiling_app.BEARER_HEADER: access_token},
         )
         measured, rates = _measure(
-            running,
             {
-                "ceiling": ([ceiling_target], "Alice"),
-                "profile": (site.profile_targets(deployment, browser), site.LIVE_PROFILE_TEXT),
+                "ceiling": ([ceiling_target], "Alice", bearer_site),
+                "profile": (
+                    site.profile_targets(deployment, browser),
+                    site.LIVE_PROFILE_TEXT,
+                    running,
+                ),
+                "bearer": (
+                    site.profile_targets(bearer, bearer_browser),
+                    site.LIVE_PROFILE_TEXT,
+                    bearer_site,
+                ),
             },
             options.quick,
         )
     (ceiling, ceiling_cpu), (profile, profile_cpu) = measured["ceiling"], measured["profile"]
+    bearer_profile, bearer_cpu = measured["bearer"]
     share = profile.rate / ceiling.rate if ceiling.rate else 0.0
+    bearer_share = bearer_profile.rate / ceiling.rate if ceiling.rate else 0.0
     # Each profile turn against the ceiling turn just before it: how much the machine drifted.
     pairs = [p / c for p, c in zip(rates["profile"], rates["ceiling"], strict=True) if c]
     spread = f" (turn by turn: {min(pairs):.0%} to {max(pairs):.0%})" if len(pairs) > 1 else ""
+    dpop_cost = 1 - profile.rate / bearer_profile.rate if bearer_profile.rate else 0.0
     return Result(
         title=TITLE,
         figures=[
-            f"profile: {_summary(profile)}",
+            f"profile, DPoP-bound tokens (as `make run`): {_summary(profile)}",
+            f"profile, bearer tokens (DEMO_DPOP=off): {_summary(bearer_profile)}",
             f"ceiling: {_summary(ceiling)}",
-            f"profile / ceiling: {share:.0%}{spread}",
+            f"profile / ceiling: {share:.0%}{spread}; with bearer tokens {bearer_share:.0%}",
+            f"DPoP's cost in throughput: {dpop_cost:.0%} (a proof signed here, checked there)",
         ],
         goal=f"profile ≥ {GOAL_SHARE:.0%} of the ceiling's req/s, no failures",
         met=share >= GOAL_SHARE and not profile.failed,
@@ -140,6 +173,9 @@ def run(options: site.Options) -> Result:
             f"Upstream: the demo provider on {options.provider_server} in the benchmark process",
             "(one interpreter); everything shares the machine's cores.",
             f"CPU ms per request — profile: {_cpu(profile_cpu, profile)};",
+            f"profile with bearer tokens: {_cpu(bearer_cpu, bearer_profile)};",
             f"ceiling: {_cpu(ceiling_cpu, ceiling)}.",
+            "The two profiles run on two deployments alike but for DEMO_DPOP, each with its",
+            "own demo provider; the ceiling calls the API with the bearer deployment's token.",
         ],
     )

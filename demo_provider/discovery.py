@@ -44,8 +44,9 @@ def openid_configuration(config: Mapping[str, Any]) -> dict[str, Any]:
         # backchannel_logout_uri, and carry `sid` (which ID tokens carry too).
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
-        # Not standard metadata: where the demo resource server's API lives.
+        # Not standard metadata: where the demo resource server's APIs live.
         "profile_endpoint": f"{issuer}/api/profile",
+        "contacts_endpoint": f"{issuer}/api/contacts",
         "scopes_supported": list(scopes.SUPPORTED),
         "response_types_supported": response_types,
         "response_modes_supported": ["query", "fragment"] if legacy_implicit else ["query"],

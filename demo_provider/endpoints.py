@@ -1,6 +1,6 @@
 """The provider's machine endpoints, called by clients over HTTP: discovery, JWKS, token,
-pushed authorization requests, revocation, userinfo, and the protected profile API of the
-resource server.
+pushed authorization requests, revocation, userinfo, and the protected APIs of the resource
+server (profile, contacts).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2.rfc6749 import InsecureTransportError, scope_to_list
 from flask import Blueprint, current_app, jsonify
 
-from demo_provider import discovery, par, resource_server, scopes, server, signing
+from demo_provider import contacts, discovery, par, resource_server, scopes, server, signing
 
 bp = Blueprint("endpoints", __name__)
 
@@ -62,7 +62,7 @@ def revoke():
 @resource_server.require_token("openid")
 def userinfo():
     """Claims about the person, as far as the token's scope allows."""
-    return jsonify(scopes.user_claims(current_token.user, current_token.scope))
+    return jsonify(scopes.user_claims(current_token.user, current_token.get_scope()))
 
 
 @bp.get("/api/profile")
@@ -80,6 +80,15 @@ def profile():
         # Proves to the person looking at the client's profile page that this is a live call.
         "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    if "email" in scope_to_list(current_token.scope):
+    if "email" in scope_to_list(current_token.get_scope()):
         payload["email"] = user.email
     return jsonify(payload)
+
+
+@bp.get("/api/contacts")
+@resource_server.require_token(scopes.CONTACTS_READ)
+def contacts_api():
+    """The person's contacts. A token without `contacts.read` gets 403 `insufficient_scope`
+    naming that scope, which tells the client to ask the person for it (incremental consent).
+    """
+    return jsonify({"contacts": contacts.for_username(current_token.user.username)})

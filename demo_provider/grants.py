@@ -17,7 +17,7 @@ from authlib.oauth2.rfc6749 import (
     InvalidScopeError,
     grants,
 )
-from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
@@ -90,7 +90,29 @@ def proof_key(request: Any) -> str | None:
     return getattr(request, "dpop_jkt", None)
 
 
-class AuthorizationCodeGrant(DpopBoundTokens, grants.AuthorizationCodeGrant):
+def consent_to(request: Any, scope: str) -> None:
+    """Record on the authorization request the scope the person allowed on the consent page
+    (`consent.py`), which the code or token then carries instead of the requested scope.
+    """
+    request.consented_scope = scope
+
+
+class ConsentedScope:
+    """Issue for the scope the person allowed, not the one the client asked for: fewer scopes
+    when they unticked some, more with include_granted_scopes. Authlib sets `request.scope` to
+    the requested scope every time it validates the request, which it does again just before
+    answering, so the allowed scope is put back here, after that and before anything is issued.
+    """
+
+    def create_authorization_response(self, redirect_uri, grant_user):
+        """Authlib's answer, for the consented scope."""
+        consented = getattr(self.request, "consented_scope", None)
+        if consented is not None:
+            self.request.scope = consented
+        return super().create_authorization_response(redirect_uri, grant_user)
+
+
+class AuthorizationCodeGrant(ConsentedScope, DpopBoundTokens, grants.AuthorizationCodeGrant):
     """Short-lived, single-use codes bound to client, redirect URI, PKCE challenge and nonce,
     and to a DPoP key when the request named one.
     """
@@ -226,6 +248,11 @@ class RefreshTokenGrant(DpopBoundTokens, grants.RefreshTokenGrant):
             return None
         if token.refresh_token_expired(current_app.config["DEMO_PROVIDER_REFRESH_TOKEN_TTL"]):
             return None
+        if scopes.OFFLINE_ACCESS not in scope_to_list(token.grant.scope):
+            # A refresh token exists only by the person's offline_access consent; once they
+            # take it back (connected applications), none of the grant's refresh tokens works,
+            # including one issued while they were taking it back.
+            return None
         bound = token.dpop_jkt
         if bound is not None and bound != proof_key(self.request):
             # RFC 9449 section 5: whoever copied the refresh token lacks the private key. The
@@ -234,14 +261,20 @@ class RefreshTokenGrant(DpopBoundTokens, grants.RefreshTokenGrant):
         return token
 
     def _validate_token_scope(self, token):
-        """A refresh may narrow the scope but never exceed what was consented to."""
+        """A refresh may narrow the scope but never exceed what the grant allows now (RFC 6749
+        section 6): what was consented to, less what the person took back since.
+        """
         requested = self.request.payload.scope
         if requested and not set(scope_to_list(requested)) <= set(scope_to_list(token.grant.scope)):
             raise InvalidScopeError()
 
     def issue_token(self, user, refresh_token):
-        """Issue for the requested scope, or the full consented scope when none is given."""
-        scope = self.request.payload.scope or refresh_token.grant.scope
+        """Issue for the requested scope, or the grant's whole current scope when none is given;
+        the token response's `scope` says which, each name once.
+        """
+        requested = scope_to_list(self.request.payload.scope)
+        scope = list_to_scope(list(dict.fromkeys(requested))) if requested else None
+        scope = scope or refresh_token.grant.scope
         return self.generate_token(user=user, scope=scope, include_refresh_token=True)
 
     def authenticate_user(self, refresh_token):
@@ -255,7 +288,7 @@ class RefreshTokenGrant(DpopBoundTokens, grants.RefreshTokenGrant):
             raise InvalidGrantError()
 
 
-class LegacyImplicitGrant(grants.ImplicitGrant):
+class LegacyImplicitGrant(ConsentedScope, grants.ImplicitGrant):
     """The implicit grant (RFC 6749 section 4.2), for the lab only: the access token comes back
     in the redirect URI's fragment, straight from the authorization endpoint. OAuth 2.1 and
     RFC 9700 section 2.1.2 drop it: the token sits in the address bar and browser history, any

@@ -288,6 +288,16 @@ class Grant(db.Model):
         revoke_grants(Grant.id == self.id)
         db.session.refresh(self)
 
+    def narrow(self, scope: str | None) -> str:
+        """`scope` without what this grant no longer allows.
+
+        The grant's scope is the ceiling of every code and token descended from it: when the
+        person takes a scope back (connected applications), narrowing the grant narrows them all
+        at once, a token being issued at that very moment included, with nothing else to update.
+        """
+        allowed = set(scope_to_list(self.scope) or [])
+        return list_to_scope([name for name in scope_to_list(scope) or [] if name in allowed])
+
 
 def revoke_grants(*criteria: ColumnElement[bool]) -> int:
     """Revoke every grant matching `criteria` and every code and token descended from them, and
@@ -376,8 +386,8 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):
         return self.redirect_uri
 
     def get_scope(self) -> str:
-        """The granted scope."""
-        return self.scope
+        """The granted scope, as far as the grant still allows it."""
+        return self.grant.narrow(self.scope)
 
     def get_nonce(self) -> str | None:
         """The nonce to echo in the ID token."""
@@ -460,8 +470,10 @@ class Token(db.Model, TokenMixin):
         return self.client_id == client.get_client_id()
 
     def get_scope(self) -> str:
-        """The access token's scope."""
-        return self.scope
+        """The access token's scope, as far as its grant still allows it (`scope` keeps what was
+        issued).
+        """
+        return self.grant.narrow(self.scope)
 
     def get_expires_in(self) -> int:
         """The access token's lifetime in seconds."""

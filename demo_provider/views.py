@@ -1,9 +1,10 @@
 """The pages a person sees at the provider: home, sign in / sign out, the authorization endpoint
 (validate the client's request, given in the URL or pushed beforehand and named by its
-`request_uri`; ask for consent; answer with a code or an error), the end-session endpoint
-(RP-initiated logout: confirm if needed, sign out, return to the client) and the connected
-applications (what the person allowed, and revoking it). Whenever a session ends here, the
-clients that took part in it are told over the back channel (`backchannel.py`).
+`request_uri`; ask for consent, scope by scope; answer with a code or an error), the end-session
+endpoint (RP-initiated logout: confirm if needed, sign out, return to the client) and the
+connected applications (what the person allowed, taking one scope back, revoking it all).
+Whenever a session ends here, the clients that took part in it are told over the back channel
+(`backchannel.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from blueprints import next_url
 from demo_provider import (
     backchannel,
     connected_apps,
+    consent,
+    grants,
     logout_requests,
     par,
     scopes,
@@ -46,8 +49,10 @@ from demo_provider.models import User
 
 bp = Blueprint("views", __name__)
 
-# Form fields of the consent page that are not part of the client's authorization request.
-_CONSENT_FIELDS = {"csrf_token", "decision"}
+# Form fields of the consent page that are not part of the client's authorization request. A
+# client that puts one of these names in its request has it dropped, so that it can neither
+# decide nor tick a scope for the person.
+_CONSENT_FIELDS = {"csrf_token", "decision", consent.GRANTED_FIELD}
 _MAX_NEXT_LENGTH = 4096
 SIGN_IN_THROTTLE = "demo_provider.sign_in_throttle"
 _MAX_AGE = re.compile(r"[0-9]{1,10}")
@@ -146,10 +151,14 @@ def authorize():
         return redirect(url_for(".login", next=_authorize_path(request.args)), code=303)
 
     client = grant.client
+    question = _consent_offer(grant, owner, front)
     return render_template(
         "demo_provider/consent.html",
         client_name=client.client_name,
-        requested=scopes.describe(grant.request.scope),
+        already_allowed=scopes.describe_names(question.already_allowed),
+        fixed=scopes.describe_names(question.fixed),
+        optional=scopes.describe_names(question.optional),
+        granted_field=consent.GRANTED_FIELD,
         user=owner.user,
         fields=front.form_fields,
         authorize_path=_authorize_path(request.args),
@@ -179,6 +188,17 @@ def authorize_decision():
         return _authorization_error(error)
 
     allowed = request.form.get("decision") == "allow"
+    if allowed:
+        # Asked again rather than read from the page: the grants it showed may have changed
+        # since (a scope taken back in another tab), and the form is the browser's to edit.
+        granted = _consent_offer(grant, owner, front).granted_scope(
+            request.form.getlist(consent.GRANTED_FIELD)
+        )
+        grants.consent_to(grant.request, granted)
+        # Allow with every box unticked (and no openid) allows nothing: the client hears
+        # access_denied, as for Deny, rather than getting a code worth nothing.
+        allowed = bool(granted)
+    # Deny changes nothing the person allowed before: earlier grants and their tokens stay.
     return authorization.create_authorization_response(
         request=grant.request, grant_user=owner if allowed else None, grant=grant
     )
@@ -234,6 +254,33 @@ def connections():
         user=user,
         connections=connected_apps.for_user(user.id, lifetime),
     )
+
+
+@bp.post("/connections/<client_id>/scopes/remove")
+def remove_connection_scope(client_id: str):
+    """Take one scope back from an application (the form's `scope`), then show the list again.
+    Anything but one scope the person allowed it is refused: 400 for a malformed form, 404 for a
+    scope (or application) they never allowed, so nothing is learnt about other people's grants.
+    """
+    user = _signed_in_user()
+    if user is None:
+        return _sign_in_first(".connections")
+    names = request.form.getlist("scope")
+    if len(names) != 1 or not names[0]:
+        abort(400)
+    scope = names[0]
+    if not scopes.is_optional(scope):
+        # openid is what the connection is; taking it back means revoking the application.
+        abort(400)
+    client_name = connected_apps.take_back(user.id, client_id, scope)
+    if client_name is None:
+        abort(404)
+    description = scopes.DESCRIPTIONS.get(scope, scope)
+    flash(
+        f"{client_name} can no longer {description[0].lower()}{description[1:]}. "
+        "It can ask you again later."
+    )
+    return redirect(url_for(".connections"), code=303)
 
 
 @bp.post("/connections/<client_id>/revoke")
@@ -402,6 +449,18 @@ def _authorization_request(fields: MultiDict) -> AuthorizationRequest:
             ),
         )
     return AuthorizationRequest(parameters=fields)
+
+
+def _consent_offer(grant, owner: users.ResourceOwner, front: AuthorizationRequest) -> consent.Offer:
+    """What the consent page asks this person about this validated request."""
+    return consent.offer(
+        grant.request.scope,
+        front.parameters,
+        user_id=owner.user.id,
+        client_id=grant.client.client_id,
+        client_scope=grant.client.scope,
+        refresh_token_lifetime=current_app.config["DEMO_PROVIDER_REFRESH_TOKEN_TTL"],
+    )
 
 
 def _validated_grant(authorization, owner, front: AuthorizationRequest):

@@ -205,9 +205,7 @@ def test_feature_pages_need_a_signed_in_person(client):
     assert "/login" in answer.headers["Location"]
 
 
-def test_the_inspector_shows_the_incremental_request_and_the_scopes_before_and_after(
-    flow, client
-):
+def test_the_inspector_shows_the_incremental_request_and_the_scopes_before_and_after(flow, client):
     flow.sign_in("alice")
     client.get(flow.authorize(ask_for_more(client)))
     page = client.get("/inspector").get_data(as_text=True)

@@ -40,8 +40,12 @@ OTHER_REDIRECT_URI = "http://127.0.0.1:6000/callback"
 POST_LOGOUT_REDIRECT_URI = "http://127.0.0.1:5000/signed-out"
 OTHER_POST_LOGOUT_REDIRECT_URI = "http://127.0.0.1:6000/signed-out"
 FULL_SCOPE = "openid profile email offline_access"
+# What the main client may ask for: all it asks for at sign-in, and contacts later on.
+CLIENT_SCOPE = f"{FULL_SCOPE} contacts.read"
 KEYED_CLIENT_ID = "keyed-app"
 KEYED_REDIRECT_URI = "http://127.0.0.1:7000/callback"
+# The consent form's field for each ticked scope.
+GRANTED_FIELD = "granted_scope"
 
 
 def pytest_configure(config):
@@ -104,7 +108,7 @@ def default_config(signing_key_path: str) -> dict:
                 "redirect_uris": [REDIRECT_URI],
                 "post_logout_redirect_uris": [POST_LOGOUT_REDIRECT_URI],
                 "client_name": "Workshop App",
-                "scope": FULL_SCOPE,
+                "scope": CLIENT_SCOPE,
             },
             {
                 "client_id": OTHER_CLIENT_ID,
@@ -163,7 +167,8 @@ def demo_client(demo_app):
 
 
 class FormParser(HTMLParser):
-    """Collects each form's action and its named input values."""
+    """Collects each form's action and its named input values, as a browser would send them:
+    checkboxes only when checked."""
 
     def __init__(self):
         super().__init__()
@@ -174,6 +179,9 @@ class FormParser(HTMLParser):
         if tag == "form":
             self.forms.append({"action": attributes.get("action"), "fields": []})
         elif tag == "input" and self.forms and attributes.get("name"):
+            kind = (attributes.get("type") or "text").lower()
+            if kind in ("checkbox", "radio") and "checked" not in attributes:
+                return
             self.forms[-1]["fields"].append((attributes["name"], attributes.get("value") or ""))
 
 
@@ -261,11 +269,15 @@ class ProviderFlow:
         html = page.get_data(as_text=True)
         return next(f for f in self.forms(html) if f["action"].endswith("/authorize"))
 
-    def decide(self, params, decision="allow"):
-        """Press Allow or Deny on the consent page for `params`; returns the response."""
+    def decide(self, params, decision="allow", ticked=None):
+        """Press Allow or Deny on the consent page for `params`, with the scope checkboxes as the
+        page has them, or with only the `ticked` ones; returns the response."""
         form = self.consent_form(params)
-        fields = MultiDict([*form["fields"], ("decision", decision)])
-        return self.client.post(form["action"], data=fields)
+        fields = form["fields"]
+        if ticked is not None:
+            fields = [item for item in fields if item[0] != GRANTED_FIELD]
+            fields += [(GRANTED_FIELD, name) for name in ticked]
+        return self.client.post(form["action"], data=MultiDict([*fields, ("decision", decision)]))
 
     def obtain_code(self, scope=FULL_SCOPE, username="alice", password="wonderland", **overrides):
         """Sign in (as alice unless told), consent, and return (code, verifier, params)."""
@@ -361,6 +373,11 @@ class ProviderFlow:
         """GET the resource server's profile API with the access token as a bearer token."""
         return self.client.get("/api/profile", headers={"Authorization": f"Bearer {access_token}"})
 
+    def contacts_api(self, access_token):
+        """GET the resource server's contacts API with the access token as a bearer token."""
+        headers = {"Authorization": f"Bearer {access_token}"}
+        return self.client.get("/api/contacts", headers=headers)
+
     def connections_page(self):
         """GET the connected applications page."""
         return self.client.get("/connections")
@@ -371,6 +388,14 @@ class ProviderFlow:
         if with_csrf:
             data["csrf_token"] = self.csrf_token(self.client.get("/login").get_data(as_text=True))
         return self.client.post(f"/connections/{client_id}/revoke", data=data)
+
+    def remove_scope(self, client_id, scope, with_csrf=True):
+        """Press "Remove" beside one scope of a connected application (with the page's CSRF
+        token unless told not to)."""
+        data = {"scope": scope}
+        if with_csrf:
+            data["csrf_token"] = self.csrf_token(self.client.get("/login").get_data(as_text=True))
+        return self.client.post(f"/connections/{client_id}/scopes/remove", data=data)
 
     def revoke(self, token, hint=None, **auth):
         """POST a revocation request with client_secret_basic."""

@@ -14,6 +14,7 @@ def test_discovery_document_builds_every_url_from_the_issuer(flow):
     assert metadata["jwks_uri"] == f"{issuer}/jwks.json"
     assert metadata["revocation_endpoint"] == f"{issuer}/revoke"
     assert metadata["profile_endpoint"] == f"{issuer}/api/profile"
+    assert metadata["contacts_endpoint"] == f"{issuer}/api/contacts"
 
 
 def test_discovery_document_advertises_the_end_session_endpoint(flow):
@@ -34,7 +35,13 @@ def test_discovery_document_ignores_the_host_header(flow):
 def test_discovery_document_advertises_only_what_is_enforced(flow):
     metadata = flow.client.get("/.well-known/openid-configuration").get_json()
 
-    assert metadata["scopes_supported"] == ["openid", "profile", "email", "offline_access"]
+    assert metadata["scopes_supported"] == [
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+        "contacts.read",
+    ]
     assert metadata["response_types_supported"] == ["code"]
     assert metadata["grant_types_supported"] == ["authorization_code", "refresh_token"]
     assert metadata["code_challenge_methods_supported"] == ["S256"]

@@ -293,7 +293,10 @@ def test_revocation_endpoint_survives_any_form(demo_app, flow, live_grant, data)
 
 
 @FUZZ
-@given(authorization=header_text, path=st.sampled_from(["/userinfo", "/api/profile"]))
+@given(
+    authorization=header_text,
+    path=st.sampled_from(["/userinfo", "/api/profile", "/api/contacts"]),
+)
 def test_resource_server_survives_any_authorization_header(flow, authorization, path):
     response = flow.client.get(path, headers={"Authorization": authorization})
 

@@ -27,9 +27,9 @@ def test_userinfo_accepts_post_with_bearer_header(flow):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/userinfo", "/api/profile"])
+@pytest.mark.parametrize("path", ["/userinfo", "/api/profile", "/api/contacts"])
 def test_token_in_the_query_string_is_ignored(flow, path):
-    body, _ = flow.tokens()
+    body, _ = flow.tokens(scope=f"{flow.full_scope} contacts.read")
 
     response = flow.client.get(path, query_string={"access_token": body["access_token"]})
 
@@ -66,7 +66,7 @@ def test_userinfo_rejects_an_unknown_token_with_invalid_token(flow):
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
-@pytest.mark.parametrize("path", ["/userinfo", "/api/profile"])
+@pytest.mark.parametrize("path", ["/userinfo", "/api/profile", "/api/contacts"])
 @pytest.mark.parametrize("kind", ["refresh_token", "id_token"])
 def test_refresh_token_or_id_token_presented_as_bearer_is_invalid_token(flow, path, kind):
     body, _ = flow.tokens()

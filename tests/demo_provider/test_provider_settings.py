@@ -238,6 +238,7 @@ SHIPPED_ROUTES = {
     ("/end-session/confirm", "POST"),
     ("/connections", "GET"),
     ("/connections/<client_id>/revoke", "POST"),
+    ("/connections/<client_id>/scopes/remove", "POST"),
     ("/.well-known/openid-configuration", "GET"),
     ("/jwks.json", "GET"),
     ("/token", "POST"),
@@ -246,6 +247,7 @@ SHIPPED_ROUTES = {
     ("/userinfo", "GET"),
     ("/userinfo", "POST"),
     ("/api/profile", "GET"),
+    ("/api/contacts", "GET"),
     ("/static/<path:filename>", "GET"),
 }
 

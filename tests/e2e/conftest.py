@@ -38,7 +38,7 @@ def live_provider(tmp_path_factory):
                 "redirect_uris": [REDIRECT_URI],
                 "post_logout_redirect_uris": [f"{BASE_URL}/logout/complete"],
                 "client_name": "Flask Sign-in Reference App",
-                "scope": "openid profile email offline_access",
+                "scope": "openid profile email offline_access contacts.read",
             }
         ],
     )
