@@ -20,6 +20,7 @@ from demo_provider import (
     commands,
     endpoints,
     errors,
+    extensions,
     headers,
     implicit_lab,
     preparation,
@@ -60,6 +61,7 @@ def create_app(
     )
 
     db.init_app(app)
+    extensions.tune_sqlite(app)
     # Before the request hooks below, so that they find the database ready.
     preparation.init_app(app)
     csrf.init_app(app)
