@@ -6,6 +6,7 @@ or Playwright is missing (`.ci/run` installs both).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,8 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask_migrate import upgrade
 
-from app import create_app
+from app import DEMO_PROVIDER_MOUNT, create_app
+from demo_provider import backchannel
 from extensions import db
 from models import LinkedAccount, utcnow
 from tests.live_provider import LiveServer
@@ -54,6 +56,12 @@ class Site:
         with self.app.app_context():
             LinkedAccount.query.update({"expires_at": utcnow() - timedelta(seconds=1)})
             db.session.commit()
+
+    def wait_for_back_channel_logouts(self) -> None:
+        """Wait until the demo provider has delivered every logout token it has sent: one that
+        arrived late would end a session the test started after the click that sent it."""
+        provider_app = self.app.wsgi_app.mounts[DEMO_PROVIDER_MOUNT]
+        backchannel.sender(provider_app).flush()
 
 
 def serve_client(server: LiveServer, instance: Path, **settings) -> Flask:
@@ -119,3 +127,23 @@ def sign_in(page, site: Site, username: str = "alice", password: str = "wonderla
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(site.url + "/profile")
+
+
+def start_with_no_grant(page, site: Site, username: str, password: str) -> None:
+    """Revoke, at the demo provider's Connected applications, whatever this person allowed the
+    app in earlier tests: the provider is shared by the session's tests and remembers grants,
+    which `include_granted_scopes` would carry into the next consent. Ends signed in at the
+    provider only, on that page."""
+    page.goto(site.url + "/demo-provider/connections")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Connected applications").wait_for()
+    revoke = page.get_by_role("button", name=re.compile("^Revoke access for"))
+    if revoke.count():
+        revoke.click()
+        playwright_api.expect(page.get_by_text("can no longer use your account")).to_be_visible()
+        site.wait_for_back_channel_logouts()
+    playwright_api.expect(page.locator("main")).to_contain_text(
+        "No application can use your account right now."
+    )

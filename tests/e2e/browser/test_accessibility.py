@@ -1,5 +1,6 @@
 """An automated accessibility audit (axe-core, from the npm registry) of every page a person
-meets, in the app and at the demo provider: no serious or critical violation."""
+meets, in the app and at the demo provider: no serious or critical violation. Each test walks
+its pages in one browser context, as a person would reach them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser.conftest import sign_in
+from tests.e2e.browser.conftest import sign_in, start_with_no_grant
 
 AXE = (
     Path(__file__).resolve().parents[3]
@@ -56,13 +57,35 @@ def test_the_app_pages_have_no_serious_accessibility_violations(audited, site):
 
 
 def test_the_provider_pages_have_no_serious_accessibility_violations(audited, site):
+    """Consent scope by scope (a box each), asking for more later (what is already allowed, and
+    a box for the rest), the feature page before and after, and the connected applications with
+    a Remove button per scope."""
     page = audited
+    page.goto(site.url + "/demo-provider/connections")
+    assert serious_violations(page) == [], "provider login"
+    # From no grant, so that the consent pages below offer their boxes.
+    start_with_no_grant(page, site, "bob", "builder")
     page.goto(site.url + "/login")
     page.get_by_role("button", name="Sign in with Demo Provider").click()
-    assert serious_violations(page) == [], "provider login"
-    page.get_by_label("Username").fill("bob")
-    page.get_by_label("Password").fill("builder")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("See your e-mail address").uncheck()
     assert serious_violations(page) == [], "consent"
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(site.url + "/profile")
+    assert serious_violations(page) == [], "/profile with a scope not granted"
+
+    page.get_by_role("link", name="Your contacts at Demo Provider").click()
+    page.wait_for_url(site.url + "/features/demo/contacts")
+    assert serious_violations(page) == [], "contacts, needing permission"
+    page.get_by_role("button", name="Allow at Demo Provider").click()
+    page.get_by_label("See your contacts").wait_for()
+    assert page.get_by_text("(already allowed)").count() > 0
+    assert serious_violations(page) == [], "consent asking for more"
+    page.get_by_role("button", name="Allow").click()
+    page.get_by_role("table").wait_for()
+    assert serious_violations(page) == [], "contacts, with data"
+
+    page.goto(site.url + "/demo-provider/connections")
+    assert page.get_by_role("button", name="Remove").count() > 0
+    assert serious_violations(page) == [], "connected applications"
     page.goto(site.url + "/demo-provider/")
     assert serious_violations(page) == [], "provider home"
