@@ -29,6 +29,8 @@ UNAVAILABLE = "unavailable"
 
 @dataclass(frozen=True)
 class FeatureView:
+    """What the feature page shows: `status` (one of the states above) and what goes with it."""
+
     status: str
     data: Any = None
     #: The scopes the feature needs and the link lacks.
