@@ -24,13 +24,23 @@ from bench import (
     provider_server,
     queries,
     refresh_storm,
+    side_by_side,
     sign_in,
     site,
     throughput,
 )
 from bench.report import Result, machine_facts, postgres_version, table
 
-BENCHMARKS = (refresh_storm, throughput, connections, queries, sign_in, memory, dpop_proof)
+BENCHMARKS = (
+    refresh_storm,
+    throughput,
+    connections,
+    queries,
+    sign_in,
+    memory,
+    dpop_proof,
+    side_by_side,
+)
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_STORM = 50
@@ -38,7 +48,8 @@ SETUP = (
     "Except the in-process query count, each benchmark deploys the app afresh with "
     "tests/e2e/deployment.py: gunicorn on a throwaway "
     "PostgreSQL database, plain http on 127.0.0.1, the flow inspector off as in production, "
-    "the demo provider in the benchmark process."
+    "the demo provider in the benchmark process. The side-by-side comparison deploys its peer "
+    "apps (bench/peers/) the same way."
 )
 DEFAULT_PROVIDER_SERVER = "cheroot"
 
@@ -47,7 +58,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     """The command line, parsed."""
     names = [benchmark.NAME for benchmark in BENCHMARKS]
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a short run (well under 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="a short run (a few minutes)")
     parser.add_argument(
         "--only",
         action="append",

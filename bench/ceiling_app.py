@@ -1,7 +1,9 @@
 """The throughput ceiling for the profile page: the real app from `app.create_app()` plus one
 bare route, `/bench/ceiling`, that makes the profile page's single upstream call (GET the demo
-provider's /api/profile with a Bearer token) through one pooled `requests.Session` and nothing
-else: no session cookie, no database, no template.
+provider's /api/profile with the access token) through one pooled `requests.Session` and nothing
+else: no session cookie, no database, no template. When the token is DPoP-bound, the call is the
+same as the profile page's: `Authorization: DPoP` with a fresh proof of the key (sent once by the
+benchmark, parsed once here), so that both routes ask the same of the provider.
 
 Served by gunicorn beside the profile page, in the same workers with the same settings:
 `gunicorn -c gunicorn.conf.py 'bench.ceiling_app:create_app()'`. The route exists only here.
@@ -14,10 +16,14 @@ from flask import Flask, abort, current_app, jsonify, request
 from requests.adapters import HTTPAdapter
 
 import app
+from oauth import dpop
 
 SESSION_KEY = "bench_ceiling_session"
 # The access token to call with; the benchmark reads it from the database once and sends it.
 BEARER_HEADER = "X-Bench-Access-Token"
+# The private JWK a DPoP-bound token needs (bench only: the app never sends a key anywhere).
+DPOP_KEY_HEADER = "X-Bench-Dpop-Key"
+KEYS_KEY = "bench_ceiling_dpop_keys"
 
 
 def create_app() -> Flask:
@@ -30,6 +36,7 @@ def create_app() -> Flask:
     session.mount("https://", adapter)
     session.trust_env = False
     flask_app.extensions[SESSION_KEY] = session
+    flask_app.extensions[KEYS_KEY] = {}
     flask_app.add_url_rule("/bench/ceiling", "bench_ceiling", ceiling)
     return flask_app
 
@@ -40,9 +47,17 @@ def ceiling():
     if not token:
         abort(400)
     config = current_app.config
+    url = config["DEMO_ISSUER"] + "/api/profile"
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    key_text = request.headers.get(DPOP_KEY_HEADER)
+    if key_text:
+        keys = current_app.extensions[KEYS_KEY]
+        key = keys.get(key_text) or keys.setdefault(key_text, dpop.deserialize(key_text))
+        headers["Authorization"] = f"DPoP {token}"
+        headers["DPoP"] = dpop.proof(key, method="GET", url=url, access_token=token)
     response = current_app.extensions[SESSION_KEY].get(
-        config["DEMO_ISSUER"] + "/api/profile",
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        url,
+        headers=headers,
         timeout=(config["HTTP_CONNECT_TIMEOUT"], config["HTTP_READ_TIMEOUT"]),
     )
     if response.status_code != 200:

@@ -26,7 +26,7 @@ GOAL_GROWTH_KIB = 4096
 TIME_LIMIT = 120.0
 
 
-def _memory(pid: int) -> dict[str, int]:
+def worker_memory(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM of a process, in KiB."""
     values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -68,7 +68,7 @@ def run(options: site.Options) -> Result:
             count = FIRST if done == 0 else min(chunk, total - done)
             failed += _views(targets, count).failed
             done += count
-            samples.append((done, {pid: _memory(pid) for pid in pids}))
+            samples.append((done, {pid: worker_memory(pid) for pid in pids}))
         if instance.worker_pids() != pids:
             raise RuntimeError("a worker was replaced during the run")
     early, late = samples[0][1], samples[-1][1]

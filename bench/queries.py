@@ -54,7 +54,7 @@ class _Counts:
 
 
 @contextmanager
-def _counting(engine):
+def counting(engine):
     """Counts of what the engine does while the block runs."""
     counts = _Counts()
 
@@ -124,10 +124,10 @@ def run(options: site.Options) -> Result:
                 engine = db.engine
             try:
                 client = _signed_in(flask_app, live)
-                hot_path = _Views(_measure(client, engine, views))
+                hot_path = Views(_measure(client, engine, views))
                 # The same views as development serves them, where the inspector is on.
                 flask_app.config["FLOW_INSPECTOR_ENABLED"] = True
-                inspected = _Views(_measure(client, engine, views))
+                inspected = Views(_measure(client, engine, views))
             finally:
                 engine.dispose()
         finally:
@@ -153,7 +153,7 @@ def run(options: site.Options) -> Result:
     )
 
 
-class _Views:
+class Views:
     """Counts per view, summed up."""
 
     def __init__(self, per_view: list[tuple[list[str], int, int]]) -> None:
@@ -181,7 +181,7 @@ def _measure(client, engine, views: int) -> list[tuple[list[str], int, int]]:
     for _ in range(WARMUP_VIEWS):
         client.get("/profile")
     per_view = []
-    with _counting(engine) as counts:
+    with counting(engine) as counts:
         for _ in range(views):
             page = client.get("/profile")
             if site.LIVE_PROFILE_TEXT not in page.get_data(as_text=True):

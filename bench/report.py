@@ -19,13 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass
 class Result:
-    """One benchmark's figures against its goal; `notes` say how it was set up."""
+    """One benchmark's figures against its goal; `notes` say how it was set up; `details`, a
+    markdown block of its own (a table too wide for one cell), printed below the notes."""
 
     title: str
     figures: list[str]
     goal: str
     met: bool | None
     notes: list[str] = field(default_factory=list)
+    details: str = ""
 
 
 def machine_facts(postgres: str, started: datetime, load_at_start: float) -> str:
@@ -127,4 +129,7 @@ def table(header: str, results: list[Result], *, command: str, setup: str) -> st
     ]
     if notes:
         lines += ["", "How each was measured:", "", *notes]
+    for number, result in enumerate(results, 1):
+        if result.details:
+            lines += ["", f"### {number}. {result.title}", "", result.details.rstrip("\n")]
     return "\n".join(lines) + "\n"
