@@ -124,6 +124,7 @@ ENVIRONMENT: dict[str, type] = {
     "DEMO_ISSUER": str,
     "OIDC_PROVIDERS": str,
     "SESSION_COOKIE_SECURE": bool,
+    "TEMPLATES_AUTO_RELOAD": bool,
     "PROXY_FIX_HOPS": int,
     "SIGN_IN_RATE_LIMIT": str,
     "RATELIMIT_STORAGE_URI": str,

@@ -22,12 +22,17 @@ from models import SessionEnd, User, UserSession, utcnow
 # transaction, for a figure the sessions page shows to the minute.
 LAST_SEEN_EVERY = timedelta(minutes=1)
 
-# The session a cookie names, with its user and the user's links, in one query: every signed-in
-# page shows or checks them. Built once, since it runs on every signed-in request: a statement
-# object reused as is spares SQLAlchemy rebuilding it and its cache key each time.
+# The session a cookie names, with its user, the user's links and their other live sessions, in
+# one query: every signed-in page shows or checks the links, and the profile lists the sessions
+# (a few rows more for the other pages costs less than a round trip for that one). Built once,
+# since it runs on every signed-in request: a statement object reused as is spares SQLAlchemy
+# rebuilding it and its cache key each time.
 _SESSION_BY_KEY = (
     select(UserSession)
-    .options(joinedload(UserSession.user).joinedload(User.linked_accounts))
+    .options(
+        joinedload(UserSession.user).joinedload(User.linked_accounts),
+        joinedload(UserSession.user).joinedload(User.active_sessions),
+    )
     .where(UserSession.key == bindparam("key"))
 )
 
@@ -73,14 +78,13 @@ def ended_session(key: str) -> UserSession | None:
 
 
 def active(user: User) -> list[UserSession]:
-    """The user's sessions that have not ended, the most recently seen first (read like the
-    signed-in user: on its own, in autocommit mode)."""
-    statement = (
-        select(UserSession)
-        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
-        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+    """The user's sessions that had not ended when the request began (loaded with the user), the
+    most recently seen first."""
+    return sorted(
+        user.active_sessions,
+        key=lambda record: (record.last_seen_at, record.id),
+        reverse=True,
     )
-    return _autocommit_read(statement, {}, lambda result: list(result.scalars()))
 
 
 def reauthenticated(record: UserSession, at: datetime) -> None:

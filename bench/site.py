@@ -22,8 +22,8 @@ from tests.e2e.deployment import Browser, Deployment, deploy
 LIVE_PROFILE_TEXT = "Wonderland"
 # The hot path as production runs it. The harness deploys in development mode (plain http on
 # 127.0.0.1), where the flow inspector is on by default and stores every view's steps in the
-# database; production has it off.
-PRODUCTION_LIKE = {"FLOW_INSPECTOR_ENABLED": "false"}
+# database, and templates are checked for changes on every render; production does neither.
+PRODUCTION_LIKE = {"FLOW_INSPECTOR_ENABLED": "false", "TEMPLATES_AUTO_RELOAD": "false"}
 
 
 @dataclass
