@@ -18,6 +18,7 @@ and on a second deployment with `DEMO_DPOP=off` (bearer tokens), in the same tur
 from __future__ import annotations
 
 import os
+import statistics
 
 from bench import ceiling_app, cpu, load, site
 from bench.report import Result
@@ -25,7 +26,7 @@ from tests.e2e.deployment import gunicorn_command
 
 NAME = "throughput"
 TITLE = "Profile page throughput and latency"
-GOAL_SHARE = 0.70
+GOAL_SHARE = 0.85
 CONCURRENCY = 16
 WORKERS = 2
 THREADS = 8
@@ -153,8 +154,10 @@ def run(options: site.Options) -> Result:
     bearer_profile, bearer_cpu = measured["bearer"]
     share = profile.rate / ceiling.rate if ceiling.rate else 0.0
     # Each profile turn against the ceiling turn just before it: how much the machine drifted.
-    pairs = [p / c for p, c in zip(rates["profile"], rates["ceiling"], strict=True) if c]
-    spread = f" (turn by turn: {min(pairs):.0%} to {max(pairs):.0%})" if len(pairs) > 1 else ""
+    # The goal is judged on the median of these, which one lucky or unlucky turn cannot move.
+    pairs = sorted(p / c for p, c in zip(rates["profile"], rates["ceiling"], strict=True) if c)
+    median = statistics.median(pairs) if pairs else 0.0
+    spread = f", turns {pairs[0]:.0%} to {pairs[-1]:.0%}" if len(pairs) > 1 else ""
     dpop_cost = 1 - profile.rate / bearer_profile.rate if bearer_profile.rate else 0.0
     return Result(
         title=TITLE,
@@ -162,11 +165,13 @@ def run(options: site.Options) -> Result:
             f"profile, DPoP-bound tokens (as `make run`): {_summary(profile)}",
             f"profile, bearer tokens (DEMO_DPOP=off): {_summary(bearer_profile)}",
             f"ceiling: {_summary(ceiling)}",
-            f"profile / ceiling: {share:.0%}{spread}",
+            f"profile / ceiling: median of the turns {median:.0%}{spread} (all turns "
+            f"together {share:.0%})",
             f"DPoP's cost in throughput: {dpop_cost:.0%} (a proof signed here, checked there)",
         ],
-        goal=f"profile ≥ {GOAL_SHARE:.0%} of the ceiling's req/s, no failures",
-        met=share >= GOAL_SHARE and not profile.failed,
+        goal=f"profile ≥ {GOAL_SHARE:.0%} of the ceiling's req/s (median of the turns), "
+        "no failures",
+        met=median >= GOAL_SHARE and not profile.failed,
         notes=[
             f"1 gunicorn instance, {WORKERS} gthread workers x {THREADS} threads;",
             f"{CONCURRENCY} keep-alive client threads in a separate process;",

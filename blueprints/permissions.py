@@ -24,12 +24,9 @@ from ops import security_events
 
 bp = Blueprint("permissions", __name__)
 
-# The pending sign-in's `action` for a grant: the prefix, then the feature's name.
-GRANT_PREFIX = "grant:"
-
 
 def is_grant(action: str | None) -> bool:
-    return action is not None and action.startswith(GRANT_PREFIX)
+    return action is not None and action.startswith(sign_in_start.GRANT_PREFIX)
 
 
 def feature_or_404(provider_name: str, feature_name: str) -> tuple[oauth.Provider, oauth.Feature]:
@@ -52,8 +49,10 @@ def ask(provider_name: str, feature_name: str):
         flash(f"Link {provider.title} first.", "info")
         return redirect(page, code=303)
     # The union (RFC 6749 §3.3 lets a provider grant less than asked, never more): a provider
-    # that replaces the grant with the new request's scope keeps what it had.
-    wanted = scopes.join(scopes.granted(link), feature.scope)
+    # that replaces the grant with the new request's scope keeps what it had. `openid` always,
+    # for an OpenID provider: the callback checks who answered by the new ID token.
+    sign_in = ["openid"] if provider.is_oidc else []
+    wanted = scopes.join(sign_in, scopes.granted(link), feature.scope)
     security_events.emit(
         "grant", outcome="started", provider=provider.name, user_id=current_user.id
     )
@@ -61,7 +60,7 @@ def ask(provider_name: str, feature_name: str):
         provider,
         next_url=page,
         user_id=current_user.id,
-        action=GRANT_PREFIX + feature.name,
+        action=sign_in_start.GRANT_PREFIX + feature.name,
         scope=wanted,
     )
 

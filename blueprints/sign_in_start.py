@@ -12,6 +12,9 @@ from ops import security_events
 
 # The session's list of the sign-ins this browser started and has not finished.
 PENDING_KEY = "pending_logins"
+# The pending sign-in's `action` when it asks for more scopes for a feature: this prefix, then
+# the feature's name (blueprints/permissions.py).
+GRANT_PREFIX = "grant:"
 
 
 def rate_limit() -> str:
@@ -67,6 +70,6 @@ def send_to_provider(
 def _purpose(user_id: int | None, action: str | None, reauthenticate: bool) -> str:
     if reauthenticate:
         return "reauthenticate"
-    if action is not None and action.startswith("grant:"):
+    if action is not None and action.startswith(GRANT_PREFIX):
         return "grant"
     return "link" if user_id is not None else "sign_in"

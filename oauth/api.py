@@ -106,12 +106,9 @@ def _raise_for_challenge(provider: Provider, status: int, headers) -> None:
 
 def fetch_profile(provider: Provider, access_token: str, dpop_key=None) -> Profile:
     """The user's profile, live from the provider's API."""
-    payload = get_json(
-        provider, endpoint(provider, provider.profile_endpoint), access_token, dpop_key
+    return provider.map_profile(
+        fetch_resource(provider, provider.profile_endpoint, access_token, dpop_key)
     )
-    if not isinstance(payload, Mapping):
-        raise ProviderUnavailable("api_not_object", f"{provider.title} sent malformed data.")
-    return provider.map_profile(payload)
 
 
 def fetch_resource(provider: Provider, url: str, access_token: str, dpop_key=None) -> Any:
