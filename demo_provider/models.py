@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, list_to_scope, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import JSON, ColumnElement, ForeignKey, String, Text, select, update
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from demo_provider.extensions import db
 
@@ -427,8 +427,13 @@ class Token(db.Model, TokenMixin):
 
     @classmethod
     def find_by_access_token(cls, access_token: str) -> Token | None:
-        """The row holding this access token, if any."""
-        return db.session.scalar(select(cls).where(cls.access_token_hash == digest(access_token)))
+        """The row holding this access token, if any, with what every API call checks or reads
+        (its grant, its DPoP binding, its user) loaded in the same query rather than one each."""
+        return db.session.scalar(
+            select(cls)
+            .options(joinedload(cls.grant), joinedload(cls.dpop_binding), joinedload(cls.user))
+            .where(cls.access_token_hash == digest(access_token))
+        )
 
     @classmethod
     def find_by_refresh_token(cls, refresh_token: str) -> Token | None:
