@@ -45,7 +45,7 @@ def _frame_name(frame: str) -> str:
 
 def _reduce(raw: Path) -> tuple[Counter[str], Counter[str], int]:
     """Self and inclusive sample counts per function, and the total, from py-spy's raw
-    (collapsed stacks) output; py-spy leaves out threads that wait (on a socket, a lock)."""
+    (collapsed stacks) output."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
@@ -138,15 +138,16 @@ def main() -> None:
             inclusive += worker_inclusive
             total += worker_total
     lines = [
-        "Machine: "
-        + machine_facts(postgres_version(arguments.database_url), started, load_at_start),
+        machine_facts(postgres_version(arguments.database_url), started, load_at_start),
         "",
         f"Run: `python -m bench.hot_path`. py-spy sampled the {len(pids)} gunicorn workers of the "
         f"throughput deployment for {arguments.seconds} s under load from {CONCURRENCY} client "
-        "threads (profile views, DPoP-bound tokens): every thread, waiting ones included, so "
-        "the shares say where a view's wall time goes inside a worker.",
+        "threads (profile views, DPoP-bound tokens). py-spy leaves out threads that look "
+        "idle, but a thread blocked reading a socket still counts, so the waits on the "
+        "provider (`readinto`) and on PostgreSQL (psycopg's `wait`) show beside the CPU: the "
+        "shares say where a busy worker thread's time goes.",
         "",
-        "Self time (the function itself was running or waiting):",
+        "Self time (the function itself was running, or blocked on a socket):",
         "",
         *_table(own, total),
         "",
