@@ -203,16 +203,3 @@ def test_feature_pages_need_a_signed_in_person(client):
     answer = client.get(CONTACTS_PAGE)
     assert answer.status_code in (302, 303)
     assert "/login" in answer.headers["Location"]
-
-
-def test_the_inspector_shows_the_incremental_request_and_the_scopes_before_and_after(flow, client):
-    flow.sign_in("alice")
-    client.get(flow.authorize(ask_for_more(client)))
-    page = client.get("/inspector").get_data(as_text=True)
-    assert "Allow at Demo Provider" in page
-    assert "Incremental authorization" in page
-    assert "Scopes granted: recorded for the link" in page
-    # Before: the sign-in's scopes; after: the same plus contacts.read, which was added.
-    assert f"<dt>before</dt><dd><code>{FULL_SCOPE}</code></dd>" in page
-    assert f"<dt>after</dt><dd><code>{FULL_SCOPE} contacts.read</code></dd>" in page
-    assert "<dt>added</dt><dd><code>contacts.read</code></dd>" in page

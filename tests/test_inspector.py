@@ -13,10 +13,12 @@ from inspector import flow_trace
 from inspector.models import FlowStep
 from models import LinkedAccount, UserSession, utcnow
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Flow, client_config
+from tests.fake_provider import FULL_SCOPE
 from tests.forms import csrf_token
 from tests.live_provider import query
 from tests.misbehaving import MisbehavingProvider
 from tests.test_backchannel_logout import deliver, logout_token
+from tests.test_incremental_consent import ask_for_more
 
 
 def inspector(client) -> str:
@@ -315,3 +317,16 @@ def test_the_inspector_shows_each_proof_and_never_the_proof_itself(flow, client,
     # Neither the proof (replayable while fresh) nor its signature is kept.
     assert api_call.dpop not in text
     assert api_call.dpop.split(".")[2] not in text
+
+
+def test_the_inspector_shows_the_incremental_request_and_the_scopes_before_and_after(flow, client):
+    flow.sign_in("alice")
+    client.get(flow.authorize(ask_for_more(client)))
+    page = client.get("/inspector").get_data(as_text=True)
+    assert "Allow at Demo Provider" in page
+    assert "Incremental authorization" in page
+    assert "Scopes granted: recorded for the link" in page
+    # Before: the sign-in's scopes; after: the same plus contacts.read, which was added.
+    assert f"<dt>before</dt><dd><code>{FULL_SCOPE}</code></dd>" in page
+    assert f"<dt>after</dt><dd><code>{FULL_SCOPE} contacts.read</code></dd>" in page
+    assert "<dt>added</dt><dd><code>contacts.read</code></dd>" in page
