@@ -10,6 +10,7 @@ from typing import Any
 
 import oauth
 from accounts import provider_calls, scopes, tokens
+from accounts.users import link_of
 from extensions import db
 from models import LinkedAccount, User
 
@@ -42,7 +43,7 @@ class FeatureView:
 
 def load(user: User, provider: oauth.Provider, feature: oauth.Feature) -> FeatureView:
     """The feature's data for the user's link to `provider`, or the reason there is none."""
-    link = next((link for link in user.linked_accounts if link.provider == provider.name), None)
+    link = link_of(user, provider.name)
     if link is None:
         return FeatureView(NOT_LINKED)
     missing = scopes.missing(link, feature.scope)

@@ -75,13 +75,7 @@ def record(
         link.scope = join(link.scope, requested) if combined else join(requested)
     if requested is not None:
         link.requested_scope = join(requested)
-    if before != link.scope and signals.scopes_changed.heard():
-        signals.scopes_changed.announce(
-            provider=link.provider,
-            before=tuple(split(before)),
-            after=tuple(split(link.scope)),
-            requested=tuple(split(link.requested_scope)),
-        )
+    _announce_change(link, before)
 
 
 def lost(link: LinkedAccount, names: Iterable[str]) -> None:
@@ -90,6 +84,11 @@ def lost(link: LinkedAccount, names: Iterable[str]) -> None:
     gone = set(names)
     before = link.scope
     link.scope = join([name for name in granted(link) if name not in gone])
+    _announce_change(link, before)
+
+
+def _announce_change(link: LinkedAccount, before: str | None) -> None:
+    """Tell the listeners (the flow inspector) when the granted scopes moved from `before`."""
     if before != link.scope and signals.scopes_changed.heard():
         signals.scopes_changed.announce(
             provider=link.provider,

@@ -9,6 +9,8 @@ so a forged POST can ask for nothing more than a button on one of its pages woul
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
@@ -87,12 +89,7 @@ def finish(provider: oauth.Provider, result: oauth.SignInResult, attempt: LoginA
     requested = scopes.join(scopes.requested(link), attempt.scope)
     accounts.link(
         current_user,
-        oauth.SignInResult(
-            identity=result.identity,
-            token=result.token,
-            dpop_key=result.dpop_key,
-            requested_scope=requested,
-        ),
+        replace(result, requested_scope=requested),
         provider_title=provider.title,
         combined=provider.include_granted_scopes,
     )
