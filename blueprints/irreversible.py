@@ -98,14 +98,14 @@ def finish(provider: oauth.Provider, result: oauth.SignInResult, attempt: LoginA
     link = accounts.link_of(current_user, provider.name)
     if link is None or link.subject != result.identity.subject:
         # Someone else signed in at the provider: their proof is no proof for this account.
-        return _refused(provider, "reauth_different_person", "That was another account.")
+        return refused(provider, "reauth_different_person", "That was another account.")
     authenticated_at = utcnow()
     if provider.is_oidc:
         authenticated_at = sessions.auth_time(result.identity.claims)
         leeway = timedelta(seconds=oauth.jwt_leeway(provider))
         # We asked for max_age=0: the sign-in must have happened after the request was made.
         if authenticated_at is None or authenticated_at < attempt.created_at - leeway:
-            return _refused(
+            return refused(
                 provider,
                 "reauth_not_fresh",
                 f"{provider.title} did not ask you to sign in again.",
@@ -165,9 +165,11 @@ def _provider_to_reauthenticate_with() -> oauth.Provider | None:
     return None
 
 
-def _refused(provider: oauth.Provider, reason: str, message: str):
+def refused(provider: oauth.Provider, reason: str, message: str, event: str = "reauthentication"):
+    """The page for a sign-in that proved something else than asked (another person, not
+    freshly): logged as `event`, and nothing changed."""
     security_events.emit(
-        "reauthentication",
+        event,
         outcome="refused",
         reason=reason,
         provider=provider.name,

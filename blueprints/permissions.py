@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 
 import accounts
 import oauth
 import providers
 from accounts import scopes
-from blueprints import sign_in_start
+from blueprints import irreversible, sign_in_start
 from blueprints.next_url import safe_next_url
 from extensions import db, limiter
 from models import LoginAttempt
@@ -72,18 +72,12 @@ def finish(provider: oauth.Provider, result: oauth.SignInResult, attempt: LoginA
     link = accounts.link_of(current_user, provider.name)
     if link is None or link.subject != result.identity.subject:
         # Another account signed in at the provider: its tokens must not replace this link's.
-        security_events.emit(
-            "grant",
-            outcome="refused",
-            reason="grant_different_person",
-            provider=provider.name,
-            user_id=current_user.id,
-        )
-        error = accounts.AccountRuleError(
+        return irreversible.refused(
+            provider,
             "grant_different_person",
-            f"That was another {provider.title} account. Nothing was changed.",
+            f"That was another {provider.title} account.",
+            event="grant",
         )
-        return render_template("callback/refused.html", error=error, provider=provider), 403
     before = set(scopes.granted(link))
     # What the person has now been asked for, over time: the record of what they declined.
     requested = scopes.join(scopes.requested(link), attempt.scope)
