@@ -14,13 +14,14 @@ from accounts import features
 from blueprints import irreversible, sign_in_start
 from blueprints.permissions import feature_or_404
 from extensions import limiter
+from oauth.challenges import NQCHAR
 
 bp = Blueprint("features", __name__)
 
 # What a page that renders fine answers with, per state: the data, or a reason and a button.
 STATUS_CODES = {features.READY: 200, features.UNAVAILABLE: 502}
 # acr values go back to the provider in an authorization request: scope-like tokens only.
-_ACR_VALUES = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}( [\x21\x23-\x5b\x5d-\x7e]{1,128}){0,7}")
+_ACR_VALUES = re.compile(rf"{NQCHAR}{{1,128}}( {NQCHAR}{{1,128}}){{0,7}}")
 
 
 @bp.get("/features/<provider_name>/<feature_name>")

@@ -29,7 +29,7 @@ MAX_API_RESPONSE_BYTES = 1024 * 1024
 # carry): the grant is fine, so the stored tokens stay as they are.
 TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error", "slow_down"})
 # RFC 6749 §3.3: a scope token is printable ASCII without space, double quote or backslash.
-_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
+_SCOPE_TOKEN = re.compile(rf"{challenges.NQCHAR}{{1,128}}")
 # A challenge names the few scopes one resource needs; more than this is not a real answer.
 MAX_CHALLENGE_SCOPES = 16
 

@@ -11,6 +11,9 @@ from collections.abc import Mapping
 # A challenge header is a few hundred bytes; anything larger is not one.
 MAX_LENGTH = 16 * 1024
 
+# RFC 6749 Appendix A NQCHAR (also RFC 9449 §8.1's): printable ASCII without space, double quote
+# and backslash, what a scope token, an acr value and a DPoP nonce are made of.
+NQCHAR = r"[\x21\x23-\x5b\x5d-\x7e]"
 # RFC 9110 §5.6.2 token: an authentication scheme or a parameter name.
 TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _QUOTED = r'"(?:[^"\\]|\\.)*"'

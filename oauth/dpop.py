@@ -30,7 +30,7 @@ NONCE_ERROR = "use_dpop_nonce"
 
 # RFC 9449 §8.1: nonce = 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E (printable ASCII
 # without space, double quote and backslash).
-_NONCE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+_NONCE = re.compile(rf"{challenges.NQCHAR}+")
 # RFC 9110 §9.1: a method name is a token.
 _METHOD = re.compile(challenges.TCHARS)
 
