@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 import providers
-from accounts import tokens
+from accounts import scopes, tokens
 from blueprints import (
     backchannel_logout,
     callback,
@@ -130,11 +130,7 @@ def _mount_demo_provider(app: Flask) -> None:
                 ),
                 "client_name": DEMO_CLIENT_NAME,
                 # The sign-in scope, and each feature's, asked for when its page is opened.
-                "scope": " ".join(
-                    dict.fromkeys(
-                        [*client.scope.split(), *(f.scope for f in client.features.values())]
-                    )
-                ),
+                "scope": scopes.join(client.scope, [f.scope for f in client.features.values()]),
             }
         ],
     }

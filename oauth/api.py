@@ -92,14 +92,12 @@ def _raise_for_challenge(provider: Provider, status: int, headers) -> None:
             scopes,
         )
     if status == 401 and error == "insufficient_user_authentication":
-        max_age = params.get("max_age", "")
         acr_values = params.get("acr_values", "").split(" ")
         raise StepUpRequired(
             "api_step_up_required",
             f"{provider.title} wants you to sign in again for this.",
-            # Only a plain number of seconds, and only acr values that are scope-like tokens:
-            # both are sent on to the provider in the next authorization request.
-            max_age=int(max_age) if max_age.isdigit() and len(max_age) <= 9 else None,
+            # Only acr values that are scope-like tokens: they are sent on to the provider in
+            # the next authorization request.
             acr_values=" ".join(v for v in acr_values if _SCOPE_TOKEN.fullmatch(v)) or None,
         )
 

@@ -69,9 +69,8 @@ class StepUpRequired(ProviderError):
     status = 401
     advice = "Sign in again at the provider to continue."
 
-    def __init__(
-        self, reason: str, message: str, max_age: int | None, acr_values: str | None
-    ) -> None:
+    def __init__(self, reason: str, message: str, acr_values: str | None) -> None:
         super().__init__(reason, message)
-        self.max_age = max_age
+        #: The authentication context classes the API named (its `max_age` needs no keeping:
+        #: the new sign-in asks for max_age=0, which satisfies any).
         self.acr_values = acr_values
