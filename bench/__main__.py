@@ -100,8 +100,9 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _run(benchmark, options: site.Options) -> tuple[Result, bool]:
-    """One benchmark's result, and whether it ran; a failure is reported, not raised."""
+def _run(benchmark, options: site.Options) -> tuple[Result, bool, float]:
+    """One benchmark's result, whether it ran, and its seconds; a failure is reported, not
+    raised."""
     started = time.monotonic()
     print(f"running {benchmark.NAME} ...", file=sys.stderr, flush=True)
     try:
@@ -117,8 +118,20 @@ def _run(benchmark, options: site.Options) -> tuple[Result, bool]:
             ),
             False,
         )
-    print(f"  {benchmark.NAME}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
-    return result, ran
+    seconds = time.monotonic() - started
+    print(f"  {benchmark.NAME}: {seconds:.0f} s", file=sys.stderr, flush=True)
+    return result, ran, seconds
+
+
+def _took(chosen: list, runs: list[tuple[Result, bool, float]], total: float) -> str:
+    """How long the run took, and each benchmark of several: a run's length is one of its
+    figures (`--only peers` should take under five minutes)."""
+    if len(runs) == 1:
+        return f"Took {total:.0f} s."
+    each = ", ".join(
+        f"{b.NAME} {seconds:.0f} s" for b, (_, _, seconds) in zip(chosen, runs, strict=True)
+    )
+    return f"Took {total:.0f} s ({each})."
 
 
 def _command(arguments: argparse.Namespace) -> str:
@@ -157,11 +170,17 @@ def main(argv: list[str] | None = None) -> int:
             provider_server=arguments.provider_server,
         )
         runs = [_run(benchmark, options) for benchmark in chosen]
+    total = time.monotonic() - started
     header = machine_facts(postgres, started_at, load_at_start)
     command = _command(arguments)
-    output = table(header, [result for result, _ in runs], command=command, setup=SETUP)
+    output = table(
+        header,
+        [result for result, _, _ in runs],
+        command=command,
+        setup=f"{_took(chosen, runs, total)} {SETUP}",
+    )
     print(output)
-    print(f"total: {time.monotonic() - started:.0f} s", file=sys.stderr)
+    print(f"total: {total:.0f} s", file=sys.stderr)
     # Only a full run with the default settings replaces the published table.
     targets = [arguments.output] if arguments.output else []
     if command == "python -m bench":
@@ -172,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"written to {target}", file=sys.stderr)
     if not targets:
         print("not a full run: the table was not written (--output FILE keeps it)", file=sys.stderr)
-    return 0 if all(ran for _, ran in runs) else 1
+    return 0 if all(ran for _, ran, _ in runs) else 1
 
 
 if __name__ == "__main__":

@@ -85,6 +85,24 @@ FULL = Plan(
 )
 
 
+class _Phases:
+    """Seconds spent per phase on one subject, for its progress line: where a run's minutes go."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def timing(self, phase: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.monotonic() - started
+
+    def __str__(self) -> str:
+        return ", ".join(f"{phase} {seconds:.0f} s" for phase, seconds in self.seconds.items())
+
+
 def _progress(message: str) -> None:
     print(f"  peers: {message}", file=sys.stderr, flush=True)
 
@@ -103,6 +121,7 @@ class _Deployed:
     failed: int = 0
     views: int = 0
     first_memory: dict[int, int] = field(default_factory=dict)
+    phases: _Phases = field(default_factory=_Phases)
 
     def view(self, count: int, seconds: float = TIME_LIMIT) -> load.LoadResult:
         """`count` profile views on instance A (fewer if `seconds` run out first)."""
@@ -125,19 +144,30 @@ class _Deployed:
 
     def warm_up(self, plan: Plan) -> None:
         """The warm-up views, then the first memory reading."""
-        self.view(plan.warmup)
+        with self.phases.timing("warm-up"):
+            self.view(plan.warmup)
         self.first_memory = self.resident()
+
+    def top_up(self, plan: Plan) -> None:
+        """More views on instance A, up to the plan's count for the memory reading."""
+        if self.views < plan.memory_views:
+            with self.phases.timing("memory views"):
+                self.view(plan.memory_views - self.views)
 
     def figures(self, options: site.Options, plan: Plan) -> comparison.Figures:
         """The last memory reading, then connections, statements and storms."""
         last = self.resident()
         growth = max(last[pid] - self.first_memory[pid] for pid in self.pids)
         views = self.views
-        connections, failed = _connections(self.running, self.browser, plan)
-        statements = replayed_views.per_view(
-            self.subject, self.running.deployment, self.browser, plan.statement_views
-        )
-        storms = [_storm(self.subject, self.running, options.storm) for _ in range(plan.storms)]
+        with self.phases.timing("connections"):
+            connections, failed = _connections(self.running, self.browser, plan)
+        with self.phases.timing("statements"):
+            statements = replayed_views.per_view(
+                self.subject, self.running.deployment, self.browser, plan.statement_views
+            )
+        with self.phases.timing("storms"):
+            storms = [_storm(self.subject, self.running, options.storm) for _ in range(plan.storms)]
+        _progress(f"{self.subject.key} measured ({self.phases})")
         return comparison.Figures(
             subject=self.subject,
             turns=self.turns,
@@ -185,10 +215,11 @@ def run(options: site.Options) -> Result:
                 for turn in range(plan.turns):
                     # Who goes first alternates, so that neither always runs on a warmer machine.
                     order = (reference, other) if turn % 2 == 0 else (other, reference)
-                    ran = {
-                        deployed.subject.key: deployed.view(plan.per_turn, plan.turn_seconds)
-                        for deployed in order
-                    }
+                    with other.phases.timing("paired turns"):
+                        ran = {
+                            deployed.subject.key: deployed.view(plan.per_turn, plan.turn_seconds)
+                            for deployed in order
+                        }
                     beside, own = ran[reference.subject.key], ran[subject.key]
                     reference.turns.append(beside)
                     other.turns.append(own)
@@ -198,12 +229,10 @@ def run(options: site.Options) -> Result:
                         f"{reference.subject.key} {beside.rate:.0f}"
                     )
                 # A variant of this app adds nothing new on memory: spared the extra views.
-                if subject.variant_of is None and other.views < plan.memory_views:
-                    other.view(plan.memory_views - other.views)
+                if subject.variant_of is None:
+                    other.top_up(plan)
                 figures.append(other.figures(options, plan))
-                _progress(f"{subject.key} measured")
-        if reference.views < plan.memory_views:
-            reference.view(plan.memory_views - reference.views)
+        reference.top_up(plan)
         figures.insert(0, reference.figures(options, plan))
     return comparison.result(figures, missing, _notes(options, plan))
 
