@@ -4,6 +4,7 @@ link's access token before it lapses, one refresh at a time across threads and p
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -28,6 +29,11 @@ MAX_TOKEN_LIFETIME = 10 * 365 * 24 * 3600
 # Threads of one process wait on one of these before taking the row lock, so they queue here
 # instead of in the database. Striped: a fixed set shared by all links, no unbounded growth.
 _THREAD_LOCKS = tuple(threading.Lock() for _ in range(64))
+# DPoP keys read back from their ciphertexts, kept per app (least recently used out first).
+# Importing an EC key recomputes its public point, and a DPoP-bound link needs its key on every
+# API call: read once, a key serves every later view. The ciphertext is the cache key: a new key,
+# or the same key encrypted again under a rotated encryption key, is a new ciphertext.
+DPOP_KEYS_KEPT = 1024
 
 
 class UnreadableCiphertext(Exception):
@@ -60,6 +66,7 @@ def init_app(app: Flask) -> None:
         raise ValueError(
             "TOKEN_ENCRYPTION_KEYS must be comma-separated Fernet keys (see README)."
         ) from error
+    app.extensions["dpop_keys"] = functools.lru_cache(maxsize=DPOP_KEYS_KEPT)(_read_dpop_key)
 
 
 def cipher() -> MultiFernet:
@@ -118,11 +125,17 @@ def bind(link: LinkedAccount, dpop_key) -> None:
 def proof_key(link: LinkedAccount):
     """The DPoP key the link's tokens are bound to, None for bearer tokens. ReconnectNeeded when
     no configured encryption key can read it: without it the tokens are useless to anyone."""
+    if link.dpop_key_ciphertext is None:
+        return None
     try:
-        text = decrypt(link.dpop_key_ciphertext)
-        return dpop.deserialize(text) if text else None
+        return current_app.extensions["dpop_keys"](bytes(link.dpop_key_ciphertext))
     except (UnreadableCiphertext, ValueError):
         _give_up(link, "dpop_key_unreadable")
+
+
+def _read_dpop_key(ciphertext: bytes):
+    """The key a DPoP key ciphertext holds (cached per app by `init_app`; a failure is not)."""
+    return dpop.deserialize(decrypt(ciphertext))
 
 
 def _lifetime(token: Mapping[str, Any]) -> int | None:

@@ -7,11 +7,16 @@ answer with nothing lost.
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 import requests
 from cryptography.fernet import Fernet
+from joserfc import jwk
 from sqlalchemy import select, update
 
+from accounts import tokens
 from extensions import db
 from models import LinkedAccount, LinkStatus, LoginAttempt, User
 from tests.forms import csrf_token
@@ -150,3 +155,26 @@ def test_a_key_no_configured_encryption_key_can_read_means_reconnect(flow, clien
         db.session.commit()
     assert "needs you to reconnect" in profile(client)
     assert stored_link(app).status == LinkStatus.RECONNECT_NEEDED
+
+
+def proved_key(proof: str) -> str:
+    """The thumbprint of the key a DPoP proof carries in its header."""
+    header = json.loads(base64.urlsafe_b64decode(proof.split(".")[0] + "=="))
+    return jwk.import_key(header["jwk"]).thumbprint()
+
+
+def test_every_call_proves_the_key_the_link_is_bound_to_now(flow, client, app, advertised):
+    # The key is read once and kept, by its ciphertext: a new binding must not be shadowed.
+    flow.sign_in("alice")
+    profile(client)
+    profile(client)
+    with app.app_context():
+        first = tokens.proof_key(db.session.scalars(select(LinkedAccount)).one()).thumbprint()
+    flow.sign_in("alice")  # a new sign-in binds the new tokens to a new key
+    profile(client)
+    with app.app_context():
+        second = tokens.proof_key(db.session.scalars(select(LinkedAccount)).one()).thumbprint()
+    assert first != second
+    proved = [proved_key(call.dpop) for call in advertised.recorder.calls("/api/profile")]
+    assert proved[:2] == [first, first]
+    assert proved[-1] == second
