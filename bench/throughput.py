@@ -6,7 +6,8 @@ user and link from PostgreSQL, token decrypted, one call to the provider's API, 
 and `/bench/ceiling` from bench/ceiling_app.py (the same single upstream call through one pooled
 session, nothing else). Each gets the same load from 16 client threads with kept-alive
 connections: a warm-up, then turns of a fixed number of requests or seconds, whichever ends
-first, the two routes alternating so both meet the same conditions on a shared machine. Reports
+first, the routes taking turns (in reverse order every other round) so that all meet the same
+conditions on a shared machine. Reports
 requests per second, p50 and p99 latency, the profile's share of the ceiling's throughput, and
 the CPU each process spent per request (what limits the figures on a small machine).
 
@@ -76,8 +77,12 @@ def _measure(routes: dict[str, tuple[list[load.Target], str, site.Site]], quick:
     for targets, expect, _ in routes.values():
         load.run(targets, concurrency=CONCURRENCY, requests=warmup, seconds=seconds, expect=expect)
     runs: dict[str, list[tuple[load.LoadResult, cpu.Usage]]] = {name: [] for name in routes}
-    for _ in range(rounds):
-        for name, (targets, expect, running) in routes.items():
+    for number in range(rounds):
+        # The order is reversed every other round, so that no route always runs right after the
+        # same one: whatever a turn leaves behind (the provider's writes, say) falls on each.
+        order = list(routes) if number % 2 == 0 else list(reversed(routes))
+        for name in order:
+            targets, expect, running = routes[name]
             meter = cpu.Meter(running.deployment)
             meter.start()
             result = load.run(
@@ -153,8 +158,9 @@ def run(options: site.Options) -> Result:
     (ceiling, ceiling_cpu), (profile, profile_cpu) = measured["ceiling"], measured["profile"]
     bearer_profile, bearer_cpu = measured["bearer"]
     share = profile.rate / ceiling.rate if ceiling.rate else 0.0
-    # Each profile turn against the ceiling turn just before it: how much the machine drifted.
-    # The goal is judged on the median of these, which one lucky or unlucky turn cannot move.
+    # Each profile turn against the ceiling turn beside it (just before or just after it): the
+    # machine's drift between the two is small. The goal is judged on the median of these,
+    # which one lucky or unlucky turn cannot move.
     pairs = sorted(p / c for p, c in zip(rates["profile"], rates["ceiling"], strict=True) if c)
     median = statistics.median(pairs) if pairs else 0.0
     spread = f", turns {pairs[0]:.0%} to {pairs[-1]:.0%}" if len(pairs) > 1 else ""
@@ -175,8 +181,9 @@ def run(options: site.Options) -> Result:
         notes=[
             f"1 gunicorn instance, {WORKERS} gthread workers x {THREADS} threads;",
             f"{CONCURRENCY} keep-alive client threads in a separate process;",
-            "a warm-up, then the two routes in turns, each turn a fixed count of requests or",
-            f"seconds{' (short run)' if options.quick else ', 6 turns each'}.",
+            "a warm-up, then the routes in turns, each turn a fixed count of requests or",
+            f"seconds{' (short run)' if options.quick else ', 6 turns each'}, in reverse order",
+            "every other round.",
             f"Upstream: the demo provider on {options.provider_server} in the benchmark process",
             "(one interpreter); everything shares the machine's cores.",
             f"CPU ms per request — profile: {_cpu(profile_cpu, profile)};",
