@@ -79,6 +79,7 @@ def _sign_in(result: SignInResult, provider_title: str) -> User:
         db.session.add(link)
     _update(link, result)
     link.user.last_sign_in_at = utcnow()
+    _keep_vouched_email(link.user)
     db.session.commit()
     return link.user
 
@@ -130,6 +131,7 @@ def link(
         )
         db.session.add(existing)
     _update(existing, result, combined=combined)
+    _keep_vouched_email(user)
     try:
         db.session.commit()
     except IntegrityError as error:
@@ -139,6 +141,16 @@ def link(
             f"This {provider_title} account was just linked elsewhere. Nothing was changed.",
         ) from error
     return existing
+
+
+def _keep_vouched_email(user: User) -> None:
+    """The account's e-mail address is one that a link vouches for now. Whoever withdraws it at
+    their provider (unticks e-mail at a later sign-in, unlinks the account that gave it) sees
+    it go from the account too, instead of the first sign-in's copy staying for good; an
+    address that changed at the provider is followed."""
+    vouched = [link.email for link in user.linked_accounts if link.email]
+    if user.email is None or user.email.lower() not in {email.lower() for email in vouched}:
+        user.email = vouched[0] if vouched else None
 
 
 def _update(link: LinkedAccount, result: SignInResult, *, combined: bool = False) -> None:
@@ -173,6 +185,7 @@ def unlink(user: User, provider: str, *, provider_title: str) -> None:
         )
     tokens.revoke(link)
     locked_user.linked_accounts.remove(link)
+    _keep_vouched_email(locked_user)
     db.session.commit()
     security_events.emit("unlink", provider=provider, user_id=user.id)
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from extensions import db
-from models import LinkedAccount
+from models import LinkedAccount, User
 from tests.fake_provider import FULL_SCOPE
 from tests.forms import csrf_token
 from tests.live_provider import query
@@ -203,3 +203,12 @@ def test_feature_pages_need_a_signed_in_person(client):
     answer = client.get(CONTACTS_PAGE)
     assert answer.status_code in (302, 303)
     assert "/login" in answer.headers["Location"]
+
+
+def test_an_address_withdrawn_at_a_later_sign_in_leaves_the_account_too(flow, client, app):
+    flow.sign_in("alice")
+    assert "alice@example.org" in client.get("/profile").get_data(as_text=True)
+    client.get(flow.authorize(flow.start(), granted="openid profile offline_access"))
+    assert "alice@example.org" not in client.get("/profile").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(User.email)).one() is None

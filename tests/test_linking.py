@@ -185,6 +185,15 @@ def test_unlink_removes_the_link_and_revokes_its_tokens(flow, client, app, provi
         assert db.session.scalars(select(LinkedAccount.provider)).all() == ["corp"]
 
 
+def test_unlinking_the_account_that_gave_the_address_takes_it_away(flow, client, app):
+    flow.sign_in("alice")
+    link(flow, "corp", "bob")  # bob's address is not verified: this link vouches for none
+    post(client, "/profile/unlink/demo")
+    assert "alice@example.org" not in client.get("/profile").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(User.email)).one() is None
+
+
 def test_unlink_deletes_the_tokens_even_when_the_provider_is_down(flow, client, app, corp_issuer):
     flow.sign_in("alice")
     link(flow, "corp")
