@@ -3,10 +3,12 @@ faster before making anything faster.
 
 The throughput benchmark's deployment (one gunicorn instance, 2 gthread workers x 8 threads, the
 demo provider in this process, DPoP-bound tokens as `make run` signs in) serves profile views
-from 16 keep-alive client threads, while py-spy samples every worker thread. The samples are
-reduced to the functions that hold the CPU (self time) and the ones that lead to it (inclusive
-time), and written to bench/results/hot-path.md. py-spy needs to attach to the workers (ptrace):
-root, or `kernel.yama.ptrace_scope=0`.
+from 16 keep-alive client threads, while py-spy samples the worker thread that holds the
+interpreter lock (the one running Python). The samples are reduced to the functions that hold
+the CPU (self time) and the ones that lead to it (inclusive time), and written to
+bench/results/hot-path.md. `--with-waits` samples every busy thread instead, threads blocked on
+a socket included: where a request's time goes, waits on the provider and PostgreSQL with it.
+py-spy needs to attach to the workers (ptrace): root, or `kernel.yama.ptrace_scope=0`.
 """
 
 from __future__ import annotations
@@ -28,8 +30,18 @@ from bench.report import machine_facts, postgres_version
 from bench.throughput import CONCURRENCY, THREADS, WORKERS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hot-path.md"
+_CPU_ONLY = (
+    "Only the thread holding the interpreter lock was sampled (py-spy --gil): the shares say "
+    "where the workers' CPU goes. Waits on the provider and PostgreSQL are left out "
+    "(`--with-waits` shows them)."
+)
+_WITH_WAITS = (
+    "py-spy leaves out threads that look idle, but a thread blocked reading a socket still "
+    "counts, so the waits on the provider (`readinto`) and on PostgreSQL (psycopg's `wait`) "
+    "show beside the CPU: the shares say where a busy worker thread's time goes."
+)
 SAMPLE_SECONDS = 20
-TOP = 25
+TOP = 40
 
 
 def _frame_name(frame: str) -> str:
@@ -74,6 +86,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.hot_path", description=__doc__)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--seconds", type=int, default=SAMPLE_SECONDS)
+    parser.add_argument(
+        "--with-waits",
+        action="store_true",
+        help="sample every busy thread, waits on sockets included (default: CPU only)",
+    )
     arguments = parser.parse_args()
     # Beside this interpreter (a virtual environment's bin), else on PATH.
     beside = Path(sys.executable).parent / "py-spy"
@@ -118,6 +135,7 @@ def main() -> None:
                         "--format",
                         "raw",
                         "--nonblocking",
+                        *([] if arguments.with_waits else ["--gil"]),
                         "-o",
                         str(output),
                     ],
@@ -140,14 +158,13 @@ def main() -> None:
     lines = [
         machine_facts(postgres_version(arguments.database_url), started, load_at_start),
         "",
-        f"Run: `python -m bench.hot_path`. py-spy sampled the {len(pids)} gunicorn workers of the "
-        f"throughput deployment for {arguments.seconds} s under load from {CONCURRENCY} client "
-        "threads (profile views, DPoP-bound tokens). py-spy leaves out threads that look "
-        "idle, but a thread blocked reading a socket still counts, so the waits on the "
-        "provider (`readinto`) and on PostgreSQL (psycopg's `wait`) show beside the CPU: the "
-        "shares say where a busy worker thread's time goes.",
+        f"Run: `python -m bench.hot_path{' --with-waits' if arguments.with_waits else ''}`. "
+        f"py-spy sampled the {len(pids)} gunicorn workers of the throughput deployment for "
+        f"{arguments.seconds} s under load from {CONCURRENCY} client threads (profile views, "
+        f"DPoP-bound tokens). {_WITH_WAITS if arguments.with_waits else _CPU_ONLY}",
         "",
-        "Self time (the function itself was running, or blocked on a socket):",
+        "Self time (the function itself was running"
+        f"{', or blocked on a socket' if arguments.with_waits else ''}):",
         "",
         *_table(own, total),
         "",
