@@ -7,9 +7,9 @@ and `/bench/ceiling` from bench/ceiling_app.py (the same single upstream call th
 session, nothing else). Each gets the same load from 16 client threads with kept-alive
 connections: a warm-up, then turns of a fixed number of requests or seconds, whichever ends
 first, the routes taking turns (in reverse order every other round) so that all meet the same
-conditions on a shared machine. Reports
-requests per second, p50 and p99 latency, the profile's share of the ceiling's throughput, and
-the CPU each process spent per request (what limits the figures on a small machine).
+conditions on a shared machine. Reports requests per second, p50 and p99 latency, the profile's
+share of the ceiling's throughput, and the CPU each process spent per request (what limits the
+figures on a small machine).
 
 The profile is measured twice: as `make run` signs in, with DPoP-bound tokens (the demo provider
 offers DPoP and `DEMO_DPOP=auto` uses it: a proof signed for every API call, and checked there),
