@@ -29,6 +29,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.security import generate_password_hash
 
 from demo_provider import create_app, preparation, prepare, signing, users
+from demo_provider.extensions import db
 
 ISSUER = "http://127.0.0.1:5001"
 CLIENT_ID = "workshop-app"
@@ -137,7 +138,13 @@ def prepared_instance(tmp_path_factory, signing_key_path) -> Path:
     quick = functools.cache(lambda password: generate_password_hash(password, "pbkdf2:sha256:1"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(users, "_demo_password_hash", quick)
-        prepare(create_app(default_config(signing_key_path), instance_path=str(folder)))
+        app = create_app(default_config(signing_key_path), instance_path=str(folder))
+        prepare(app)
+    # Every connection closed now, not whenever the app is garbage collected: the last one to
+    # close folds SQLite's write-ahead log into the database and deletes the -wal file, which
+    # would vanish under a copy made at that moment.
+    with app.app_context():
+        db.engine.dispose()
     return folder
 
 
