@@ -61,8 +61,8 @@ def create_app(
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "login.index"
-    login_manager.login_message = "Please sign in to see that page."
     login_manager.user_loader(sessions.load_signed_in_user)
+    login_manager.unauthorized_handler(sessions.ask_to_sign_in)
 
     tokens.init_app(app)
     app.extensions["providers"] = providers.build(app.config)

@@ -1,12 +1,13 @@
 """Sessions: the signed-in user read from the session each request (and, when that session has
-ended, a word to the person saying who ended it), and the actions of the profile's sessions
-list: sign out one session, or every other one (POST + CSRF).
+ended, a word to the person saying who ended it), the way to the sign-in page for a page that
+needs one, and the actions of the profile's sessions list: sign out one session, or every other
+one (POST + CSRF).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, session, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_login import current_user, login_required, login_url
 
 import accounts
 import providers
@@ -18,6 +19,9 @@ bp = Blueprint("sessions", __name__)
 
 # The keys Flask-Login keeps in the session cookie for a signed-in user.
 _LOGIN_KEYS = ("_user_id", "_fresh", "_id")
+SIGN_IN_FIRST = "Please sign in to see that page."
+# Set on `g` when this request told the person that their session ended (and who ended it).
+_ENDING_SAID = "session_ending_said"
 
 
 def load_signed_in_user(key: str) -> User | None:
@@ -30,8 +34,18 @@ def load_signed_in_user(key: str) -> User | None:
             session.pop(name, None)
         if ended is not None:
             flash(_why_ended(ended), "info")
+            g.setdefault(_ENDING_SAID, True)
             signals.ended_session_noticed.announce(session=ended)
     return user
+
+
+def ask_to_sign_in():
+    """Flask-Login's unauthorized handler: the sign-in page, with the page asked for as `next`,
+    as Flask-Login's own does; its word on why is left out when the person has just been told
+    that their session ended, which says it better."""
+    if not g.get(_ENDING_SAID):
+        flash(SIGN_IN_FIRST, "message")
+    return redirect(login_url(current_app.login_manager.login_view, next_url=request.url))
 
 
 def _why_ended(ended) -> str:

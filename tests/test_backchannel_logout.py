@@ -111,6 +111,7 @@ def test_the_ended_browser_is_told_that_the_provider_ended_its_session(app, prov
     page = flow.client.get("/profile", follow_redirects=True).get_data(as_text=True)
 
     assert "Demo Provider ended your session" in page
+    assert "Please sign in to see that page" not in page  # one message, the one that says why
     # Said once: the cookie forgot the ended session.
     again = flow.client.get("/login").get_data(as_text=True)
     assert "ended your session" not in again

@@ -274,7 +274,9 @@ def test_logout_without_csrf_token_is_refused(flow, client):
 def test_profile_requires_sign_in(client):
     response = client.get("/profile")
     assert response.status_code == 302
-    assert response.headers["Location"].startswith("/login?next=")
+    assert response.headers["Location"] == "/login?next=%2Fprofile"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Please sign in to see that page." in page
 
 
 def test_a_session_cookie_copied_before_sign_out_is_worthless_after_it(flow, client, app):
