@@ -42,10 +42,16 @@ def load_signed_in_user(key: str) -> User | None:
 def ask_to_sign_in():
     """Flask-Login's unauthorized handler: the sign-in page, with the page asked for as `next`,
     as Flask-Login's own does; its word on why is left out when the person has just been told
-    that their session ended, which says it better."""
+    that their session ended, which says it better.
+
+    Only a page (a GET) comes back as `next`: an action posted from a tab whose session has
+    ended cannot be redone by a redirect, and sending the person to its URL after the sign-in
+    would answer 405.
+    """
     if not g.get(_ENDING_SAID):
         flash(SIGN_IN_FIRST, "message")
-    return redirect(login_url(current_app.login_manager.login_view, next_url=request.url))
+    next_url = request.url if request.method == "GET" else None
+    return redirect(login_url(current_app.login_manager.login_view, next_url=next_url))
 
 
 def _why_ended(ended) -> str:

@@ -279,6 +279,16 @@ def test_profile_requires_sign_in(client):
     assert "Please sign in to see that page." in page
 
 
+def test_an_action_posted_after_the_session_ended_leads_to_sign_in_without_next(flow, client, app):
+    flow.sign_in("alice")
+    page = client.get("/profile").get_data(as_text=True)
+    with app.app_context():  # ended elsewhere (another tab's "sign out all other sessions")
+        sessions.end(db.session.scalars(select(UserSession)).one())
+    answer = client.post("/profile/refresh/demo", data={"csrf_token": csrf_token(page)})
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "/login"
+
+
 def test_a_session_cookie_copied_before_sign_out_is_worthless_after_it(flow, client, app):
     flow.sign_in("alice")
     stolen = client.get_cookie("session").value
