@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,6 +126,7 @@ def run(options: site.Options) -> Result:
             try:
                 client = _signed_in(flask_app, live)
                 hot_path = Views(_measure(client, engine, views))
+                cpu_ms = _cpu_per_view(client, views * 2)
                 # The same views as development serves them, where the inspector is on.
                 flask_app.config["FLOW_INSPECTOR_ENABLED"] = True
                 inspected = Views(_measure(client, engine, views))
@@ -142,13 +144,18 @@ def run(options: site.Options) -> Result:
             f"with the flow inspector on (development default): {inspected.statements:g} "
             f"statements ({inspected.shapes}), {inspected.pings:g} pings, "
             f"{inspected.transactions:g} transactions",
+            f"CPU per view in process: {cpu_ms:.2f} ms (the machine's speed for this code: "
+            "compare runs by it)",
         ],
         goal=f"≤ {GOAL} statements per view (production settings)",
         met=hot_path.worst <= GOAL,
         notes=[
             f"in process (Flask test client), PostgreSQL, live demo provider; {WARMUP_VIEWS}",
             f"warm-up views, then {views} views counted with SQLAlchemy engine events, with the",
-            "flow inspector off as in production, then again with it on.",
+            "flow inspector off as in production, then again with it on. CPU per view: this",
+            "thread's CPU time (time.thread_time) over as many views again, uncounted; the",
+            "provider answers from another thread. On a shared host it moves with the",
+            "neighbours' load, and the throughput figures with it.",
         ],
     )
 
@@ -174,6 +181,14 @@ def _signed_in(flask_app, live):
     if answer.status_code != 303:
         raise RuntimeError(f"sign-in failed: {answer.status_code}")
     return client
+
+
+def _cpu_per_view(client, views: int) -> float:
+    """Milliseconds of this thread's CPU per profile view: the app's own work, in process."""
+    started = time.thread_time()
+    for _ in range(views):
+        client.get("/profile")
+    return (time.thread_time() - started) * 1000 / views
 
 
 def _measure(client, engine, views: int) -> list[tuple[list[str], int, int]]:
