@@ -20,7 +20,6 @@ import oauth
 import providers
 from accounts import login_attempts, sessions, signals, tokens
 from blueprints import irreversible, permissions, sign_in_start
-from blueprints.next_url import safe_next_url
 from extensions import limiter
 from ops import security_events
 
@@ -96,11 +95,11 @@ def finish(provider_name: str):
             requested_scope=attempt.scope,
         )
     except oauth.ProviderError as error:
-        if permissions.is_grant(attempt.action) and isinstance(error, oauth.SignInCancelled):
+        if sign_in_start.is_grant(attempt.action) and isinstance(error, oauth.SignInCancelled):
             return permissions.declined(provider, attempt)
         return _error_page(provider, error)
 
-    if permissions.is_grant(attempt.action):
+    if sign_in_start.is_grant(attempt.action):
         return permissions.finish(provider, result, attempt)
     if attempt.action is not None:
         return irreversible.finish(provider, result, attempt)
@@ -126,7 +125,7 @@ def finish(provider_name: str):
     )
     login_user(user)
     security_events.emit("sign_in", provider=provider.name, user_id=user.id, session=record.id)
-    destination = safe_next_url(attempt.next_url) or url_for("profile.show")
+    destination = sign_in_start.destination(attempt)
     signals.signed_in.announce(provider=provider, user=user, destination=destination)
     return redirect(destination, code=303)
 

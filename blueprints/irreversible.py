@@ -23,7 +23,6 @@ import oauth
 import providers
 from accounts import scopes, sessions
 from blueprints import sign_in_start
-from blueprints.next_url import safe_next_url
 from models import LoginAttempt, utcnow
 from ops import security_events
 
@@ -120,7 +119,7 @@ def finish(provider: oauth.Provider, result: oauth.SignInResult, attempt: LoginA
     sessions.reauthenticated(current_user.current_session, authenticated_at)
     security_events.emit("reauthentication", provider=provider.name, user_id=current_user.id)
     if attempt.action == STEP_UP:
-        return redirect(safe_next_url(attempt.next_url) or url_for("profile.show"), code=303)
+        return redirect(sign_in_start.destination(attempt), code=303)
     return carry_out(attempt.action or "")
 
 

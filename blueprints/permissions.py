@@ -19,16 +19,11 @@ import oauth
 import providers
 from accounts import scopes
 from blueprints import irreversible, sign_in_start
-from blueprints.next_url import safe_next_url
 from extensions import db, limiter
 from models import LoginAttempt
 from ops import security_events
 
 bp = Blueprint("permissions", __name__)
-
-
-def is_grant(action: str | None) -> bool:
-    return action is not None and action.startswith(sign_in_start.GRANT_PREFIX)
 
 
 def feature_or_404(provider_name: str, feature_name: str) -> tuple[oauth.Provider, oauth.Feature]:
@@ -93,7 +88,7 @@ def finish(provider: oauth.Provider, result: oauth.SignInResult, attempt: LoginA
         flash(f"{provider.title} allowed: {', '.join(added)}.", "info")
     else:
         flash(f"{provider.title} did not allow anything more.", "info")
-    return redirect(safe_next_url(attempt.next_url) or url_for("profile.show"), code=303)
+    return redirect(sign_in_start.destination(attempt), code=303)
 
 
 def declined(provider: oauth.Provider, attempt: LoginAttempt):
@@ -111,4 +106,4 @@ def declined(provider: oauth.Provider, attempt: LoginAttempt):
         f"{provider.title} is as it was.",
         "info",
     )
-    return redirect(safe_next_url(attempt.next_url) or url_for("profile.show"), code=303)
+    return redirect(sign_in_start.destination(attempt), code=303)

@@ -1,13 +1,16 @@
 """Starting a sign-in, shared by the views that start one (sign in, link, reconnect) and the
-callback that finishes it: the pending sign-ins this browser holds, and the rate limit on them.
+callback that finishes it: the pending sign-ins this browser holds, the rate limit on them, and
+where the browser goes once one is done.
 """
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, session
+from flask import current_app, redirect, render_template, session, url_for
 
 import oauth
 from accounts import login_attempts, signals
+from blueprints.next_url import safe_next_url
+from models import LoginAttempt
 from ops import security_events
 
 # The session's list of the sign-ins this browser started and has not finished.
@@ -15,6 +18,17 @@ PENDING_KEY = "pending_logins"
 # The pending sign-in's `action` when it asks for more scopes for a feature: this prefix, then
 # the feature's name (blueprints/permissions.py).
 GRANT_PREFIX = "grant:"
+
+
+def is_grant(action: str | None) -> bool:
+    """Whether a pending sign-in's `action` asks for more scopes for a feature."""
+    return action is not None and action.startswith(GRANT_PREFIX)
+
+
+def destination(attempt: LoginAttempt) -> str:
+    """Where the browser goes when the sign-in `attempt` is done: its `next`, if that is a path
+    on this site, else the profile."""
+    return safe_next_url(attempt.next_url) or url_for("profile.show")
 
 
 def rate_limit() -> str:
@@ -70,6 +84,6 @@ def send_to_provider(
 def _purpose(user_id: int | None, action: str | None, reauthenticate: bool) -> str:
     if reauthenticate:
         return "reauthenticate"
-    if action is not None and action.startswith(GRANT_PREFIX):
+    if is_grant(action):
         return "grant"
     return "link" if user_id is not None else "sign_in"
