@@ -41,14 +41,17 @@ def requested(link: LinkedAccount) -> list[str]:
 
 def declined(link: LinkedAccount) -> list[str]:
     """Asked for and not granted: unticked at consent, refused, or taken back since."""
-    have = set(granted(link))
-    return [name for name in requested(link) if name not in have]
+    return _not_granted(link, requested(link))
 
 
 def missing(link: LinkedAccount, needed: str) -> list[str]:
     """The scopes of `needed` that the link's tokens do not cover."""
+    return _not_granted(link, split(needed))
+
+
+def _not_granted(link: LinkedAccount, names: Iterable[str]) -> list[str]:
     have = set(granted(link))
-    return [name for name in split(needed) if name not in have]
+    return [name for name in names if name not in have]
 
 
 def record(
