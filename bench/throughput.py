@@ -123,13 +123,13 @@ def run(options: site.Options) -> Result:
     ):
         deployment = running.deployment
         browser = site.signed_in(deployment)
-        if deployment.link_row()["dpop_key_ciphertext"] is None:
+        link = deployment.link_row()
+        if link["dpop_key_ciphertext"] is None:
             raise RuntimeError("the default deployment did not bind its tokens with DPoP")
         bearer_browser = site.signed_in(bearer_site.deployment)
         if bearer_site.deployment.link_row()["dpop_key_ciphertext"] is not None:
             raise RuntimeError("DEMO_DPOP=off still bound the tokens")
         # The ceiling makes the profile's upstream call: the DPoP deployment's token and key.
-        link = deployment.link_row()
         ceiling_target = load.Target(
             port=deployment.instances[0].port,
             path="/bench/ceiling",
