@@ -176,6 +176,14 @@ def count(app, model) -> int:
         return db.session.scalar(select(func.count()).select_from(model))
 
 
+def stored_link(app) -> LinkedAccount:
+    """The one link in the database, as stored (detached: its values, read after the request)."""
+    with app.app_context():
+        link = db.session.scalars(select(LinkedAccount)).one()
+        db.session.expunge(link)
+        return link
+
+
 def assert_refused(response, status: int, reason: str | None = None) -> str:
     """An error page with this status and reason code: no redirect, no traceback."""
     text = response.get_data(as_text=True)

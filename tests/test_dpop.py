@@ -21,7 +21,7 @@ from extensions import db
 from models import LinkedAccount, LinkStatus, LoginAttempt, User
 from tests.forms import csrf_token
 from tests.live_provider import query
-from tests.misbehaving import MisbehavingProvider, assert_refused, count
+from tests.misbehaving import MisbehavingProvider, assert_refused, count, stored_link
 
 
 @pytest.fixture
@@ -32,13 +32,6 @@ def advertised(provider):
     )
     yield provider
     provider.fake.dpop_nonce = None
-
-
-def stored_link(app) -> LinkedAccount:
-    with app.app_context():
-        link = db.session.scalars(select(LinkedAccount)).one()
-        db.session.expunge(link)
-        return link
 
 
 def profile(client) -> str:

@@ -11,28 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from extensions import db
-from models import LinkedAccount, User
+from models import User
 from tests.fake_provider import FULL_SCOPE
+from tests.feature_pages import CONTACTS_PAGE, press_allow
 from tests.forms import csrf_token
 from tests.live_provider import query
-from tests.misbehaving import MisbehavingProvider
-
-CONTACTS_PAGE = "/features/demo/contacts"
-
-
-def stored_link(app) -> LinkedAccount:
-    with app.app_context():
-        link = db.session.scalars(select(LinkedAccount)).one()
-        db.session.expunge(link)
-        return link
-
-
-def ask_for_more(client) -> str:
-    """Press the page's one button; return the authorization URL it sends the browser to."""
-    page = client.get(CONTACTS_PAGE).get_data(as_text=True)
-    answer = client.post(CONTACTS_PAGE + "/allow", data={"csrf_token": csrf_token(page)})
-    assert answer.status_code == 303
-    return answer.headers["Location"]
+from tests.misbehaving import MisbehavingProvider, stored_link
 
 
 def test_sign_in_asks_for_the_least(flow):
@@ -56,7 +40,7 @@ def test_the_page_says_what_it_needs_and_why_and_calls_no_api(flow, client, prov
 
 def test_allowing_widens_the_grant_and_comes_back_to_the_page(flow, client, app, provider):
     flow.sign_in("alice")
-    authorization_url = ask_for_more(client)
+    authorization_url = press_allow(client)
     assert query(authorization_url)["scope"].split() == [*FULL_SCOPE.split(), "contacts.read"]
 
     answer = client.get(flow.authorize(authorization_url))
@@ -75,7 +59,7 @@ def test_saying_no_keeps_the_link_and_marks_the_feature_unavailable(flow, client
     flow.sign_in("alice")
     before = stored_link(app)
 
-    answer = client.get(flow.authorize(ask_for_more(client), decision="Deny"))
+    answer = client.get(flow.authorize(press_allow(client), decision="Deny"))
     assert answer.headers["Location"] == CONTACTS_PAGE
     after = stored_link(app)
     assert after.access_token_ciphertext == before.access_token_ciphertext
@@ -127,14 +111,14 @@ def test_a_provider_that_names_only_the_new_scope_keeps_the_union(flow, client, 
     response names only the new one; the record keeps the union and adds nothing else."""
     flow.sign_in("alice")
     MisbehavingProvider(provider).token_response(lambda body: {**body, "scope": "contacts.read"})
-    client.get(flow.authorize(ask_for_more(client)))
+    client.get(flow.authorize(press_allow(client)))
     assert set(stored_link(app).scope.split()) == {*FULL_SCOPE.split(), "contacts.read"}
 
 
 def test_another_account_at_the_provider_cannot_widen_this_link(flow, client, app):
     flow.sign_in("alice")
     before = stored_link(app)
-    answer = client.get(flow.authorize(ask_for_more(client), username="bob"))
+    answer = client.get(flow.authorize(press_allow(client), username="bob"))
     assert answer.status_code == 403
     assert "grant_different_person" in answer.get_data(as_text=True)
     assert stored_link(app).access_token_ciphertext == before.access_token_ciphertext
@@ -142,7 +126,7 @@ def test_another_account_at_the_provider_cannot_widen_this_link(flow, client, ap
 
 def test_insufficient_scope_from_the_api_leads_to_asking_for_it(flow, client, app, provider):
     flow.sign_in("alice")
-    client.get(flow.authorize(ask_for_more(client)))
+    client.get(flow.authorize(press_allow(client)))
     # The person takes the permission back at the provider: its API now says so.
     provider.recorder.fail(
         "/api/contacts",
@@ -161,7 +145,7 @@ def test_insufficient_scope_from_the_api_leads_to_asking_for_it(flow, client, ap
 
 def test_a_step_up_challenge_leads_to_signing_in_again(flow, client, app, provider):
     flow.sign_in("alice")
-    client.get(flow.authorize(ask_for_more(client)))
+    client.get(flow.authorize(press_allow(client)))
     provider.recorder.fail(
         "/api/contacts",
         401,

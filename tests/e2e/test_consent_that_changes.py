@@ -15,9 +15,9 @@ from demo_provider.models import Grant, epoch_now
 from extensions import db
 from models import LinkedAccount
 from tests.e2e.live_demo import DemoFlow
+from tests.feature_pages import CONTACTS_PAGE, press_allow
 from tests.forms import csrf_token, forms
 
-CONTACTS_PAGE = "/features/demo/contacts"
 SIGN_IN_SCOPE = ["openid", "profile", "email", "offline_access"]
 
 
@@ -47,13 +47,6 @@ def flow(client, provider):
 def granted(app) -> list[str]:
     with app.app_context():
         return db.session.scalars(select(LinkedAccount.scope)).one().split()
-
-
-def press_allow(client) -> str:
-    page = client.get(CONTACTS_PAGE).get_data(as_text=True)
-    answer = client.post(CONTACTS_PAGE + "/allow", data={"csrf_token": csrf_token(page)})
-    assert answer.status_code == 303
-    return answer.headers["Location"]
 
 
 def remove_at_provider(flow, provider, scope: str) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.e2e.browser.conftest import screenshot, start_with_no_grant
-
-CONTACTS_PAGE = "/features/demo/contacts"
+from tests.feature_pages import CONTACTS_PAGE
 
 
 def facts_value(page, term: str):
