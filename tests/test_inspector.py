@@ -14,11 +14,11 @@ from inspector.models import FlowStep
 from models import LinkedAccount, UserSession, utcnow
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Flow, client_config
 from tests.fake_provider import FULL_SCOPE
+from tests.feature_pages import press_allow
 from tests.forms import csrf_token
 from tests.live_provider import query
 from tests.misbehaving import MisbehavingProvider
 from tests.test_backchannel_logout import deliver, logout_token
-from tests.test_incremental_consent import ask_for_more
 
 
 def inspector(client) -> str:
@@ -321,7 +321,7 @@ def test_the_inspector_shows_each_proof_and_never_the_proof_itself(flow, client,
 
 def test_the_inspector_shows_the_incremental_request_and_the_scopes_before_and_after(flow, client):
     flow.sign_in("alice")
-    client.get(flow.authorize(ask_for_more(client)))
+    client.get(flow.authorize(press_allow(client)))
     page = client.get("/inspector").get_data(as_text=True)
     assert "Allow at Demo Provider" in page
     assert "Incremental authorization" in page
