@@ -108,16 +108,26 @@ def get(
     access token in the Authorization header only, never in the URL, where logs and referrers
     would keep it (or `extra_headers`, a DPoP-bound token's). ProviderUnavailable
     (`<what>_unreachable`) when no answer comes."""
-    headers = {"Accept": "application/json"}
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     if access_token is not None:
         headers["Authorization"] = f"Bearer {access_token}"
     headers.update(extra_headers or {})
+    # Straight to the provider's pooled adapter (its retries, its connections), without what a
+    # Session adds to each call: merging its settings, cookies (refused anyway) and hooks, and
+    # following redirects. That work cost a profile view more CPU than the rest of the call.
+    # Redirects are not followed on purpose: a document or an API answers where it was asked,
+    # a redirect would carry the token along, and a DPoP proof names the URL it was made for.
+    request = requests.Request("GET", url, headers=headers).prepare()
     try:
-        return session(provider).get(url, headers=headers, timeout=timeout())
+        response = session(provider).get_adapter(url).send(request, timeout=timeout())
+        # Read the body now, as a Session does: the connection goes back to the pool at once,
+        # even when the caller looks no further than the status.
+        response.content  # noqa: B018
     except requests.RequestException as error:
         raise ProviderUnavailable(
             f"{what}_unreachable", f"{provider.title} could not be reached."
         ) from error
+    return response
 
 
 def json_of(

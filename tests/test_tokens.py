@@ -279,6 +279,21 @@ def test_a_provider_that_keeps_failing_is_not_retried_without_end(flow, provider
     assert len(provider.recorder.calls("/api/profile")) == 3
 
 
+def test_an_api_answer_that_redirects_is_not_followed_with_the_token(flow, provider, client):
+    flow.sign_in("alice")
+    provider.recorder.clear()
+    elsewhere = provider.issuer + "/elsewhere"
+    provider.recorder.fail("/api/profile", 302, "", headers={"Location": elsewhere})
+
+    page = client.get("/profile")
+
+    assert page.status_code == 200
+    assert "Unavailable" in page.get_data(as_text=True)
+    # The token went where it was meant to go, once, and nowhere else.
+    assert len(provider.recorder.calls("/api/profile")) == 1
+    assert provider.recorder.calls("/elsewhere") == []
+
+
 def test_refresh_now_refreshes_and_says_so(flow, provider, client, app):
     flow.sign_in("alice")
     before = stored_tokens(app)
