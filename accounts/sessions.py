@@ -24,14 +24,25 @@ LAST_SEEN_EVERY = timedelta(minutes=1)
 
 # The session a cookie names, with its user, the user's links and their other live sessions, in
 # one query: every signed-in page shows or checks the links, and the profile lists the sessions
-# (a few rows more for the other pages costs less than a round trip for that one). Built once,
-# since it runs on every signed-in request: a statement object reused as is spares SQLAlchemy
-# rebuilding it and its cache key each time.
+# (a few rows more for the other pages costs less than a round trip for that one). Of the other
+# sessions, only what the list shows: never their keys, each a credential for its browser, and
+# fewer columns to read on every request. Built once, since it runs on every signed-in request: a
+# statement object reused as is spares SQLAlchemy rebuilding it and its cache key each time.
+LISTED_SESSION_COLUMNS = (
+    UserSession.id,
+    UserSession.provider,
+    UserSession.browser,
+    UserSession.created_at,
+    UserSession.last_seen_at,
+)
 _SESSION_BY_KEY = (
     select(UserSession)
     .options(
         joinedload(UserSession.user).joinedload(User.linked_accounts),
-        joinedload(UserSession.user).joinedload(User.active_sessions),
+        joinedload(UserSession.user)
+        .joinedload(User.active_sessions)
+        # raiseload: reading another column of another session is a bug, not a lazy query.
+        .load_only(*LISTED_SESSION_COLUMNS, raiseload=True),
     )
     .where(UserSession.key == bindparam("key"))
 )

@@ -1,9 +1,10 @@
 """The throughput ceiling for the profile page: the real app from `app.create_app()` plus one
 bare route, `/bench/ceiling`, that makes the profile page's single upstream call (GET the demo
-provider's /api/profile with the access token) through one pooled `requests.Session` and nothing
-else: no session cookie, no database, no template. When the token is DPoP-bound, the call is the
-same as the profile page's: `Authorization: DPoP` with a fresh proof of the key (sent once by the
-benchmark, parsed once here), so that both routes ask the same of the provider.
+provider's /api/profile with the access token) through the app's own HTTP layer (`oauth.http.get`:
+the provider's pooled connections, the same headers and timeouts) and nothing else: no session
+cookie, no database, no template. When the token is DPoP-bound, the call is the same as the
+profile page's: `Authorization: DPoP` with a fresh proof of the key (sent once by the benchmark,
+parsed once here), so that both routes ask the same of the provider.
 
 Served by gunicorn beside the profile page, in the same workers with the same settings:
 `gunicorn -c gunicorn.conf.py 'bench.ceiling_app:create_app()'`. The route exists only here.
@@ -11,14 +12,12 @@ Served by gunicorn beside the profile page, in the same workers with the same se
 
 from __future__ import annotations
 
-import requests
 from flask import Flask, abort, current_app, jsonify, request
-from requests.adapters import HTTPAdapter
 
 import app
-from oauth import dpop
+import providers
+from oauth import dpop, http
 
-SESSION_KEY = "bench_ceiling_session"
 # The access token to call with; the benchmark reads it from the database once and sends it.
 BEARER_HEADER = "X-Bench-Access-Token"
 # The private JWK a DPoP-bound token needs (bench only: the app never sends a key anywhere).
@@ -29,13 +28,6 @@ KEYS_KEY = "bench_ceiling_dpop_keys"
 def create_app() -> Flask:
     """The real app, with the ceiling route added."""
     flask_app = app.create_app()
-    session = requests.Session()
-    # The same pool size as the app's own provider connections (oauth/http.py).
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=flask_app.config["HTTP_POOL_SIZE"])
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.trust_env = False
-    flask_app.extensions[SESSION_KEY] = session
     flask_app.extensions[KEYS_KEY] = {}
     flask_app.add_url_rule("/bench/ceiling", "bench_ceiling", ceiling)
     return flask_app
@@ -46,20 +38,17 @@ def ceiling():
     token = request.headers.get(BEARER_HEADER)
     if not token:
         abort(400)
-    config = current_app.config
-    url = config["DEMO_ISSUER"] + "/api/profile"
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    provider = providers.get("demo")
+    url = current_app.config["DEMO_ISSUER"] + "/api/profile"
     key_text = request.headers.get(DPOP_KEY_HEADER)
     if key_text:
         keys = current_app.extensions[KEYS_KEY]
         key = keys.get(key_text) or keys.setdefault(key_text, dpop.deserialize(key_text))
-        headers["Authorization"] = f"DPoP {token}"
-        headers["DPoP"] = dpop.proof(key, method="GET", url=url, access_token=token)
-    response = current_app.extensions[SESSION_KEY].get(
-        url,
-        headers=headers,
-        timeout=(config["HTTP_CONNECT_TIMEOUT"], config["HTTP_READ_TIMEOUT"]),
-    )
+        proof = dpop.proof(key, method="GET", url=url, access_token=token)
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+        response = http.get(provider, url, what="api", extra_headers=headers)
+    else:
+        response = http.get(provider, url, what="api", access_token=token)
     if response.status_code != 200:
         abort(502)
     return jsonify(name=response.json().get("name"))

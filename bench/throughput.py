@@ -3,13 +3,13 @@
 One gunicorn instance with the checked-in settings' default concurrency (2 gthread workers of 8
 threads) serves both the real `/profile` (signed-in user, valid access token: session cookie,
 user and link from PostgreSQL, token decrypted, one call to the provider's API, page rendered)
-and `/bench/ceiling` from bench/ceiling_app.py (the same single upstream call through one pooled
-session, nothing else). Each gets the same load from 16 client threads with kept-alive
-connections: a warm-up, then turns of a fixed number of requests or seconds, whichever ends
-first, the routes taking turns (in reverse order every other round) so that all meet the same
-conditions on a shared machine. Reports requests per second, p50 and p99 latency, the profile's
-share of the ceiling's throughput, and the CPU each process spent per request (what limits the
-figures on a small machine).
+and `/bench/ceiling` from bench/ceiling_app.py (the same single upstream call through the app's
+own pooled connections, nothing else). Each gets the same load from 16 client threads with
+kept-alive connections: a warm-up, then turns of a fixed number of requests or seconds,
+whichever ends first, the routes taking turns (in reverse order every other round) so that all
+meet the same conditions on a shared machine. Reports requests per second, p50 and p99
+latency, the profile's share of the ceiling's throughput, and the CPU each process spent per
+request (what limits the figures on a small machine).
 
 The profile is measured twice: as `make run` signs in, with DPoP-bound tokens (the demo provider
 offers DPoP and `DEMO_DPOP=auto` uses it: a proof signed for every API call, and checked there),

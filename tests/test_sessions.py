@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
+from sqlalchemy.exc import InvalidRequestError
 
-from accounts import browsers
+from accounts import browsers, sessions
 from extensions import db
 from models import SessionEnd, UserSession, utcnow
 from tests.conftest import Flow
@@ -56,6 +57,21 @@ def test_the_profile_lists_each_session_and_marks_this_one(laptop_and_phone):
     # One "sign out this session" button: for the phone, not for the laptop itself.
     assert page.count("Sign out this session") == 1
     assert "Sign out all other sessions" in page
+
+
+def test_a_request_never_reads_the_keys_of_the_other_sessions(app, laptop_and_phone):
+    laptop_session, phone_session = rows(app)
+    with app.test_request_context():
+        user = sessions.load_user(laptop_session.key)
+        listed = {record.id: record for record in sessions.active(user)}
+        assert set(listed) == {laptop_session.id, phone_session.id}
+        # This browser's own session is read whole; another's key (a credential for that
+        # browser) is never read, and reading it by mistake fails instead of querying for it.
+        assert listed[laptop_session.id].key == laptop_session.key
+        assert "key" not in inspect(listed[phone_session.id]).dict
+        with pytest.raises(InvalidRequestError):
+            _ = listed[phone_session.id].key
+        db.session.remove()
 
 
 def test_signing_out_another_session_signs_that_browser_out_and_says_why(app, laptop_and_phone):
