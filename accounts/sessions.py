@@ -28,7 +28,7 @@ LAST_SEEN_EVERY = timedelta(minutes=1)
 # sessions, only what the list shows: never their keys, each a credential for its browser, and
 # fewer columns to read on every request. Built once, since it runs on every signed-in request: a
 # statement object reused as is spares SQLAlchemy rebuilding it and its cache key each time.
-LISTED_SESSION_COLUMNS = (
+_LISTED_SESSION_COLUMNS = (
     UserSession.id,
     UserSession.provider,
     UserSession.browser,
@@ -42,7 +42,7 @@ _SESSION_BY_KEY = (
         joinedload(UserSession.user)
         .joinedload(User.active_sessions)
         # raiseload: reading another column of another session is a bug, not a lazy query.
-        .load_only(*LISTED_SESSION_COLUMNS, raiseload=True),
+        .load_only(*_LISTED_SESSION_COLUMNS, raiseload=True),
     )
     .where(UserSession.key == bindparam("key"))
 )

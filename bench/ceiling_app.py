@@ -27,7 +27,11 @@ KEYS_KEY = "bench_ceiling_dpop_keys"
 
 def create_app() -> Flask:
     """The real app, with the ceiling route added."""
-    flask_app = app.create_app()
+    return add_route(app.create_app())
+
+
+def add_route(flask_app: Flask) -> Flask:
+    """Add the ceiling route to an app that has not served a request yet."""
     flask_app.extensions[KEYS_KEY] = {}
     flask_app.add_url_rule("/bench/ceiling", "bench_ceiling", ceiling)
     return flask_app

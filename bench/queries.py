@@ -91,11 +91,12 @@ def counting(engine):
             event.remove(target, name, function)
 
 
-def run(options: site.Options) -> Result:
-    """The counts with production's settings, then with the flow inspector on."""
-    views = 20 if options.quick else 100
-    workdir = options.workdir / NAME
-    workdir.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def in_process_app(workdir: Path, database_url: str, prepare=None):
+    """The real app from `app.create_app()` in this process, on a throwaway PostgreSQL database,
+    with the flow inspector off as in production, the demo provider live on 127.0.0.1, and Alice
+    signed in through the whole flow: yields the app, a test client with her session, and the
+    engine. `prepare(app)` runs before the first request (to add a route, say)."""
     registration = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -103,18 +104,23 @@ def run(options: site.Options) -> Result:
         "client_name": "Flask Sign-in Reference App",
         "scope": "openid profile email offline_access",
     }
-    with throwaway_database(options.database_url) as database_url:
+    workdir.mkdir(parents=True, exist_ok=True)
+    with throwaway_database(database_url) as throwaway_url:
         live, server = serve_demo_provider(str(workdir / "demo-provider"), [registration])
         try:
             flask_app = client_app.create_app(
                 client_config(
-                    Path(workdir),
+                    workdir,
                     live.issuer,
-                    DATABASE_URL=database_url,
+                    DATABASE_URL=throwaway_url,
                     TESTING=False,
                     FLOW_INSPECTOR_ENABLED=False,
+                    # As the deployments have it (site.PRODUCTION_LIKE): no template re-checks.
+                    TEMPLATES_AUTO_RELOAD=False,
                 )
             )
+            if prepare is not None:
+                prepare(flask_app)
             with flask_app.app_context():
                 # Alembic's logging configuration would print each migration.
                 logging.disable(logging.INFO)
@@ -124,16 +130,23 @@ def run(options: site.Options) -> Result:
                     logging.disable(logging.NOTSET)
                 engine = db.engine
             try:
-                client = _signed_in(flask_app, live)
-                hot_path = Views(_measure(client, engine, views))
-                cpu_ms = _cpu_per_view(client, views * 2)
-                # The same views as development serves them, where the inspector is on.
-                flask_app.config["FLOW_INSPECTOR_ENABLED"] = True
-                inspected = Views(_measure(client, engine, views))
+                yield flask_app, _signed_in(flask_app, live), engine
             finally:
                 engine.dispose()
         finally:
             server.stop()
+
+
+def run(options: site.Options) -> Result:
+    """The counts with production's settings, then with the flow inspector on."""
+    views = 20 if options.quick else 100
+    with in_process_app(options.workdir / NAME, options.database_url) as signed_in:
+        flask_app, client, engine = signed_in
+        hot_path = Views(_measure(client, engine, views))
+        cpu_ms = _cpu_per_view(client, views * 2)
+        # The same views as development serves them, where the inspector is on.
+        flask_app.config["FLOW_INSPECTOR_ENABLED"] = True
+        inspected = Views(_measure(client, engine, views))
     return Result(
         title=TITLE,
         figures=[

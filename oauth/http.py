@@ -39,7 +39,8 @@ class Connections:
         self._lock = threading.Lock()
 
     def session(self, provider: Provider) -> requests.Session:
-        """The shared session for plain requests to this provider (discovery, JWKS, API)."""
+        """The shared session for this provider: its pooled adapter carries the plain GETs
+        (discovery, JWKS, API) and every Authlib exchange (`oauth_session`)."""
         session = self._sessions.get(provider.name)
         if session is None:
             with self._lock:
