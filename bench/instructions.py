@@ -2,8 +2,8 @@
 callgrind, beside the ceiling's bare upstream call: a figure that does not move with the host.
 
 Timing figures on a shared machine drift with its neighbours' load (benchmark 4's CPU per view
-moved by half within one day here); an instruction count does not, to a fraction of a percent
-between runs. It is the figure to judge a change to the code by: run it before and after.
+rose by more than half within one day here); an instruction count does not, to a fraction of a
+percent between runs. It is the figure to judge a change to the code by: run it before and after.
 
 Each route is measured in a process of its own, run under callgrind with instrumentation off:
 the real app in process as benchmark 4 builds it (PostgreSQL, the flow inspector off, Alice
@@ -25,8 +25,13 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from accounts import tokens
+from bench import ceiling_app, provider_server, queries, site
 from bench.__main__ import DEFAULT_DATABASE_URL
 from bench.report import machine_facts, postgres_version
+from extensions import db
+from models import LinkedAccount
+from tests.e2e import live_demo
 
 RESULTS = Path(__file__).resolve().parent / "results" / "instructions.md"
 VIEWS = 50
@@ -49,13 +54,8 @@ def _instrument(switch: str) -> None:
 def _count_views(route: str, views: int, workdir: Path, database_url: str) -> None:
     """In the process callgrind runs: warm up, then serve `views` requests to `route` with
     counting on, and nothing else."""
-    from accounts import tokens
-    from bench import ceiling_app, provider_server, queries, site
-    from extensions import db
-    from models import LinkedAccount
-    from tests.e2e import live_demo
-
     site.quiet_logging()
+    # A provider that keeps its connections alive, as the deployments' does (bench/site.py).
     live_demo.LiveServer = provider_server.KeepAliveServer
     prepare = ceiling_app.add_route if route == "ceiling" else None
     with queries.in_process_app(workdir, database_url, prepare) as (flask_app, client, _):
