@@ -119,7 +119,8 @@ def get(
     # purpose: a document or an API answers where it was asked, a redirect would carry the
     # token along, and a DPoP proof names the URL it was made for.
     try:
-        response = session(provider).get_adapter(url).send(_get(url, headers), timeout=timeout())
+        adapter = session(provider).get_adapter(url)
+        response = adapter.send(_prepared_get(url, headers), timeout=timeout())
         # Read the body now, as a Session does: the connection goes back to the pool at once,
         # even when the caller looks no further than the status.
         response.content  # noqa: B018
@@ -130,7 +131,7 @@ def get(
     return response
 
 
-def _get(url: str, headers: dict[str, str]) -> requests.PreparedRequest:
+def _prepared_get(url: str, headers: dict[str, str]) -> requests.PreparedRequest:
     """A GET request, checked as requests checks one: the URL parsed and quoted, the headers
     validated. `Request.prepare()` would also build a cookie jar and look for credentials in the
     URL, which costs more than the rest, for nothing a provider's GET carries."""
