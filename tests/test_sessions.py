@@ -71,7 +71,6 @@ def test_a_request_never_reads_the_keys_of_the_other_sessions(app, laptop_and_ph
         assert "key" not in inspect(listed[phone_session.id]).dict
         with pytest.raises(InvalidRequestError):
             _ = listed[phone_session.id].key
-        db.session.remove()
 
 
 def test_signing_out_another_session_signs_that_browser_out_and_says_why(app, laptop_and_phone):
