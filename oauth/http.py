@@ -25,29 +25,30 @@ USER_AGENT = "flask-signin-reference/0.1"
 
 
 class _NoCookies(DefaultCookiePolicy):
-    """Refuse provider cookies: a session shared by all users must not carry one user's state."""
+    """Refuse provider cookies: a call made for one user must not carry state into another's."""
 
     def set_ok(self, cookie, request) -> bool:
         return False
 
 
 class Connections:
-    """The pooled sessions of one app, created on first use (never at start-up)."""
+    """The pooled connections of one app, an adapter per provider, created on first use (never
+    at start-up)."""
 
     def __init__(self) -> None:
-        self._sessions: dict[str, requests.Session] = {}
+        self._adapters: dict[str, HTTPAdapter] = {}
         self._lock = threading.Lock()
 
-    def session(self, provider: Provider) -> requests.Session:
-        """The shared session for this provider: its pooled adapter carries the plain GETs
-        (discovery, JWKS, API) and every Authlib exchange (`oauth_session`)."""
-        session = self._sessions.get(provider.name)
-        if session is None:
+    def adapter(self, provider: Provider) -> HTTPAdapter:
+        """The provider's pooled adapter: it carries the plain GETs (discovery, JWKS, API) and
+        every Authlib exchange (`oauth_session`)."""
+        adapter = self._adapters.get(provider.name)
+        if adapter is None:
             with self._lock:
-                session = self._sessions.get(provider.name)
-                if session is None:
-                    session = self._sessions[provider.name] = _new_session()
-        return session
+                adapter = self._adapters.get(provider.name)
+                if adapter is None:
+                    adapter = self._adapters[provider.name] = _new_adapter()
+        return adapter
 
 
 # Retried: connection failures (nothing reached the provider), and GETs that met a gateway error.
@@ -67,14 +68,9 @@ RETRIES = Retry(
 )
 
 
-def _new_session() -> requests.Session:
+def _new_adapter() -> HTTPAdapter:
     pool_size = current_app.config["HTTP_POOL_SIZE"]
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=RETRIES)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    _harden(session)
-    return session
+    return HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=RETRIES)
 
 
 def _harden(session: requests.Session) -> None:
@@ -92,9 +88,9 @@ def timeout() -> tuple[float, float]:
     return (config["HTTP_CONNECT_TIMEOUT"], config["HTTP_READ_TIMEOUT"])
 
 
-def session(provider: Provider) -> requests.Session:
-    """The pooled session for this provider."""
-    return current_app.extensions["provider_connections"].session(provider)
+def adapter(provider: Provider) -> HTTPAdapter:
+    """The pooled adapter for this provider."""
+    return current_app.extensions["provider_connections"].adapter(provider)
 
 
 def get(
@@ -114,13 +110,12 @@ def get(
         headers["Authorization"] = f"Bearer {access_token}"
     headers.update(extra_headers or {})
     # Straight to the provider's pooled adapter (its retries, its connections), without what a
-    # Session adds to each call: merging its settings, cookies (refused anyway) and hooks, and
-    # following redirects, about a fifth of the call's CPU. Redirects are not followed on
-    # purpose: a document or an API answers where it was asked, a redirect would carry the
-    # token along, and a DPoP proof names the URL it was made for.
+    # requests Session would add to each call: merging its settings, cookies (refused anyway)
+    # and hooks, and following redirects, about a fifth of the call's CPU. Redirects are not
+    # followed on purpose: a document or an API answers where it was asked, a redirect would
+    # carry the token along, and a DPoP proof names the URL it was made for.
     try:
-        adapter = session(provider).get_adapter(url)
-        response = adapter.send(_prepared_get(url, headers), timeout=timeout())
+        response = adapter(provider).send(_prepared_get(url, headers), timeout=timeout())
         # Read the body now, as a Session does: the connection goes back to the pool at once,
         # even when the caller looks no further than the status.
         response.content  # noqa: B018
@@ -217,8 +212,8 @@ def oauth_session(provider: Provider, **kwargs) -> OAuth2Session:
     )
     client.register_client_auth_method(("client_secret_basic", _client_secret_basic))
     client.register_client_auth_method(("private_key_jwt", _private_key_jwt(provider)))
-    shared = session(provider)
+    shared = adapter(provider)
     for prefix in ("https://", "http://"):
-        client.mount(prefix, shared.get_adapter(prefix))
+        client.mount(prefix, shared)
     _harden(client)
     return client
