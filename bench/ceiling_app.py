@@ -25,6 +25,15 @@ DPOP_KEY_HEADER = "X-Bench-Dpop-Key"
 KEYS_KEY = "bench_ceiling_dpop_keys"
 
 
+def request_headers(access_token: str, dpop_key: str | None) -> dict[str, str]:
+    """What a request to the ceiling sends: the token to call with, and the DPoP key (the
+    private JWK's text) when the token is bound to one."""
+    headers = {BEARER_HEADER: access_token}
+    if dpop_key is not None:
+        headers[DPOP_KEY_HEADER] = dpop_key
+    return headers
+
+
 def create_app() -> Flask:
     """The real app, with the ceiling route added."""
     return add_route(app.create_app())

@@ -63,10 +63,10 @@ def _count_views(route: str, views: int, workdir: Path, database_url: str) -> No
         if route == "ceiling":
             with flask_app.app_context():
                 link = db.session.execute(db.select(LinkedAccount)).scalar_one()
-                headers = {
-                    ceiling_app.BEARER_HEADER: tokens.decrypt(link.access_token_ciphertext),
-                    ceiling_app.DPOP_KEY_HEADER: tokens.decrypt(link.dpop_key_ciphertext),
-                }
+                headers = ceiling_app.request_headers(
+                    tokens.decrypt(link.access_token_ciphertext),
+                    tokens.decrypt(link.dpop_key_ciphertext),
+                )
             path, expected = "/bench/ceiling", "Alice"
         for _ in range(WARMUP_VIEWS):
             page = client.get(path, headers=headers)

@@ -133,10 +133,10 @@ def run(options: site.Options) -> Result:
         ceiling_target = load.Target(
             port=deployment.instances[0].port,
             path="/bench/ceiling",
-            headers={
-                ceiling_app.BEARER_HEADER: deployment.decrypt(link["access_token_ciphertext"]),
-                ceiling_app.DPOP_KEY_HEADER: deployment.decrypt(link["dpop_key_ciphertext"]),
-            },
+            headers=ceiling_app.request_headers(
+                deployment.decrypt(link["access_token_ciphertext"]),
+                deployment.decrypt(link["dpop_key_ciphertext"]),
+            ),
         )
         bearer = bearer_site.deployment
         measured, rates = _measure(
