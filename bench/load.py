@@ -90,6 +90,13 @@ def run(
     return LoadResult(**json.loads(completed.stdout))
 
 
+def served_by(index: int, result: LoadResult, targets: int) -> int:
+    """How many of a run's requests went to its `index`-th target: request n goes to target
+    n modulo the number of targets, and every request taken is sent."""
+    made = result.ok + result.failed
+    return made // targets + (1 if index < made % targets else 0)
+
+
 def combined(results: list[LoadResult]) -> LoadResult:
     """Several runs of the same targets as one: counts, times and latencies added up."""
     failures: dict[str, int] = {}

@@ -10,13 +10,13 @@ connections than PostgreSQL's default 100). With each, alice signed in:
 
 1. Valid token, instance A, 16 keep-alive client threads: a warm-up, then turns of profile views,
    the subject and the reference one after the other (who goes first alternates), for views/s,
-   latency and each turn's ratio to the reference's turn beside it; then more views, up to
-   10,000 in all (--quick: 1,500), with the workers' resident memory read after the warm-up and
-   at the end.
+   latency and each turn's ratio to the reference's turn beside it.
 2. Upstream TCP connections: after a warm-up over both instances, the connections the subject's
    provider accepts during 1,000 views spread over both.
-3. Database statements per view, in this process (bench/replayed_views.py).
-4. Refresh storms: a fresh sign-in, the stored access token marked expired, N concurrent views
+3. Memory: more views on instance A, up to 10,000 there in all (--quick: 1,500), counting those
+   of 1 and 2; the workers' resident memory is read after the warm-up and at the end.
+4. Database statements per view, in this process (bench/replayed_views.py).
+5. Refresh storms: a fresh sign-in, the stored access token marked expired, N concurrent views
    over both instances (the provider rotates refresh tokens and revokes the grant when a used one
    comes back), then one more view, which works only if the grant survived. Full run: three.
 """
@@ -75,10 +75,12 @@ QUICK = Plan(
 FULL = Plan(
     warmup=1000,
     turns=3,
-    per_turn=1000,
-    turn_seconds=8.0,
+    # The reference's turns beside the four other subjects then make up its 10,000 memory views
+    # (1,000 + 4 x 3 x 750): it needs no views of its own beyond them.
+    per_turn=750,
+    turn_seconds=6.0,
     memory_views=10_000,
-    connection_warmup=200,
+    connection_warmup=100,
     connection_views=1000,
     statement_views=100,
     storms=3,
@@ -119,8 +121,11 @@ class _Deployed:
     #: The reference's turn run beside each of `turns` (none for the reference itself).
     beside: list[load.LoadResult] = field(default_factory=list)
     failed: int = 0
+    #: Profile views served by instance A so far, whatever the phase: its workers' memory grows
+    #: with each.
     views: int = 0
     first_memory: dict[int, int] = field(default_factory=dict)
+    connections_per_thousand: float = 0.0
     phases: _Phases = field(default_factory=_Phases)
 
     def view(self, count: int, seconds: float = TIME_LIMIT) -> load.LoadResult:
@@ -148,6 +153,16 @@ class _Deployed:
             self.view(plan.warmup)
         self.first_memory = self.resident()
 
+    def count_connections(self, plan: Plan) -> None:
+        """The upstream connections per 1,000 views over both instances; instance A's share of
+        those views counts towards its memory views."""
+        with self.phases.timing("connections"):
+            self.connections_per_thousand, on_first, failed = _connections(
+                self.running, self.browser, plan
+            )
+        self.views += on_first
+        self.failed += failed
+
     def top_up(self, plan: Plan) -> None:
         """More views on instance A, up to the plan's count for the memory reading."""
         if self.views < plan.memory_views:
@@ -155,12 +170,10 @@ class _Deployed:
                 self.view(plan.memory_views - self.views)
 
     def figures(self, options: site.Options, plan: Plan) -> comparison.Figures:
-        """The last memory reading, then connections, statements and storms."""
+        """The last memory reading, then statements and storms."""
         last = self.resident()
         growth = max(last[pid] - self.first_memory[pid] for pid in self.pids)
         views = self.views
-        with self.phases.timing("connections"):
-            connections, failed = _connections(self.running, self.browser, plan)
         with self.phases.timing("statements"):
             statements = replayed_views.per_view(
                 self.subject, self.running.deployment, self.browser, plan.statement_views
@@ -172,10 +185,10 @@ class _Deployed:
             subject=self.subject,
             turns=self.turns,
             beside=self.beside,
-            failed_views=self.failed + failed,
+            failed_views=self.failed,
             memory_growth_kib=growth,
             memory_views=views,
-            connections_per_thousand=connections,
+            connections_per_thousand=self.connections_per_thousand,
             statements=statements,
             storms=storms,
         )
@@ -228,18 +241,20 @@ def run(options: site.Options) -> Result:
                         f"{subject.key} turn {turn + 1}: {own.rate:.0f} views/s, "
                         f"{reference.subject.key} {beside.rate:.0f}"
                     )
+                other.count_connections(plan)
                 # A variant of this app adds nothing new on memory: spared the extra views.
                 if subject.variant_of is None:
                     other.top_up(plan)
                 figures.append(other.figures(options, plan))
+        reference.count_connections(plan)
         reference.top_up(plan)
         figures.insert(0, reference.figures(options, plan))
     return comparison.result(figures, missing, _notes(options, plan))
 
 
-def _connections(running: site.Site, browser: Browser, plan: Plan) -> tuple[float, int]:
+def _connections(running: site.Site, browser: Browser, plan: Plan) -> tuple[float, int, int]:
     """TCP connections the provider accepted per 1,000 views over both instances, after a
-    warm-up over both; and the failed views."""
+    warm-up over both; the views instance A served; and the failed views."""
     targets = site.profile_targets(running.deployment, browser)
     settings = {"concurrency": CONCURRENCY, "seconds": TIME_LIMIT, "expect": site.LIVE_PROFILE_TEXT}
     warmup = load.run(targets, requests=plan.connection_warmup, **settings)
@@ -249,7 +264,8 @@ def _connections(running: site.Site, browser: Browser, plan: Plan) -> tuple[floa
     made = counted.ok + counted.failed
     if made < plan.connection_views:
         raise RuntimeError(f"only {made} views in {TIME_LIMIT:.0f} s")
-    return opened * 1000 / made, warmup.failed + counted.failed
+    on_first = sum(load.served_by(0, result, len(targets)) for result in (warmup, counted))
+    return opened * 1000 / made, on_first, warmup.failed + counted.failed
 
 
 def _storm(subject: Subject, running: site.Site, size: int) -> comparison.Storm:
@@ -285,8 +301,9 @@ def _notes(options: site.Options, plan: Plan) -> list[str]:
         "beside it (median, lowest and highest), so the machine's drift mostly cancels out;",
         "against this app with bearer tokens, through the same turns of this app's.",
         f"Memory: instance A's workers' VmRSS after the warm-up and after {plan.memory_views:,}",
-        "views or more (this app's turns beside every subject add up; the bearer variant gets",
-        "no extra views); the larger growth of the two workers.",
+        "views or more on instance A, counting those of every phase before (this app's turns",
+        "beside every subject add up; the bearer variant gets no extra views); the larger",
+        "growth of the two workers.",
         f"Connections: {plan.connection_warmup} warm-up views, then {plan.connection_views:,}",
         "views over both instances, counted as the provider's server accepts them.",
         "DB statements: in process, the subject's app built from instance A's environment, the",
