@@ -4,6 +4,7 @@ only with that key, and a code requested with `dpop_jkt` is redeemed only with t
 the nonce switch on, proofs must carry a nonce the provider handed out recently."""
 
 import pytest
+from sqlalchemy import event
 
 from demo_provider import dpop_nonces
 from demo_provider.extensions import db
@@ -47,6 +48,36 @@ def test_a_dpop_bound_token_calls_the_api_with_a_proof(flow, client_key):
 
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["username"] == "alice"
+
+
+def test_a_dpop_bound_api_call_reads_its_token_once_and_writes_the_proofs_jti(flow, client_key):
+    # Committing the proof's jti mid-request must not send the token, its grant and its user
+    # back to the database: one read, one write, whatever the provider's table sizes.
+    body = dpop_tokens(flow, client_key)
+    token = body["access_token"]
+
+    def call():
+        return flow.dpop_call(
+            "/api/profile", token, client_key.proof("GET", PROFILE_URL, access_token=token)
+        )
+
+    assert call().status_code == 200  # the first call may also purge expired jtis
+    executed = []
+    with flow.client.application.app_context():
+        engine = db.engine
+
+    def listen(connection, cursor, statement, *rest):
+        executed.append(statement.split(None, 1)[0])
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        response = call()
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+
+    assert response.status_code == 200
+    assert response.get_json()["username"] == "alice"
+    assert executed == ["SELECT", "INSERT"]
 
 
 def test_a_dpop_bound_token_reads_userinfo_by_get_and_post(flow, client_key):
