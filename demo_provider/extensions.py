@@ -18,7 +18,7 @@ class Base(DeclarativeBase):
 # A commit leaves what the request loaded as it was (SQLAlchemy would mark it stale and read it
 # again on next use). Each request has a session of its own, ended with it, so nothing stays
 # stale for long; and every DPoP-bound API call commits the proof's jti in the middle of the
-# request, after which the token, its grant and its user were each read a second time.
+# request, after which the token it had just read was read again.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 csrf = CSRFProtect()
 
