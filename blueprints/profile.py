@@ -20,14 +20,17 @@ bp = Blueprint("profile", __name__)
 @bp.get("/profile")
 @login_required
 def show():
-    linked = {link.provider for link in current_user.linked_accounts}
+    # The user itself, not the `current_user` proxy: the page and its helpers read it many
+    # times, and each read through the proxy looks the user up again.
+    user = current_user._get_current_object()
+    linked = {link.provider for link in user.linked_accounts}
     return render_template(
         "profile/show.html",
-        user=current_user,
-        links=linked_profiles.for_user(current_user),
+        user=user,
+        links=linked_profiles.for_user(user),
         linkable=[p for p in providers.enabled() if p.name not in linked],
-        sessions=sessions.active(current_user),
-        current_session=current_user.current_session,
+        sessions=sessions.active(user),
+        current_session=user.current_session,
         provider_titles={provider.name: provider.title for provider in providers.enabled()},
     )
 
