@@ -51,8 +51,8 @@ def test_a_dpop_bound_token_calls_the_api_with_a_proof(flow, client_key):
 
 
 def test_a_dpop_bound_api_call_reads_its_token_once_and_writes_the_proofs_jti(flow, client_key):
-    # Committing the proof's jti mid-request must not send the token, its grant and its user
-    # back to the database: one read, one write, whatever the provider's table sizes.
+    # Committing the proof's jti mid-request must not make the provider read again the token it
+    # has just read: one read, one write.
     body = dpop_tokens(flow, client_key)
     token = body["access_token"]
 
