@@ -21,6 +21,7 @@ from flask_migrate import upgrade
 from sqlalchemy import event
 
 import app as client_app
+import inspector
 from bench import site
 from bench.report import Result
 from extensions import db
@@ -146,6 +147,7 @@ def run(options: site.Options) -> Result:
         cpu_ms = _cpu_per_view(client, views * 2)
         # The same views as development serves them, where the inspector is on.
         flask_app.config["FLOW_INSPECTOR_ENABLED"] = True
+        inspector.listeners.init_app(flask_app)  # built with it off, the app did not listen
         inspected = Views(_measure(client, engine, views))
     return Result(
         title=TITLE,

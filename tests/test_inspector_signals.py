@@ -1,6 +1,6 @@
 """The inspector hears the flow through signals only: what it draws when the token vault finds a
 refresh made meanwhile, what the engine's payloads let a listener touch, and that switched off it
-keeps nothing and links nowhere.
+keeps nothing, links nowhere and does not even listen.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import oauth.signals
 from accounts import tokens
 from app import create_app
 from extensions import db
+from inspector import listeners
 from inspector.models import FlowStep
 from models import LinkedAccount, utcnow
 from tests.conftest import Flow, client_config
@@ -58,6 +59,8 @@ def test_listeners_get_the_token_response_read_only(flow, app):
 
 def test_switched_off_the_inspector_keeps_nothing_and_the_profile_links_nowhere(tmp_path, provider):
     app = create_app(client_config(tmp_path, provider.issuer, FLOW_INSPECTOR_ENABLED=False))
+    # Not listening, it spares every view the payloads of the signals it would drop.
+    assert not any(signal.has_receivers_for(app) for signal, _ in listeners.RECEIVERS)
     with app.app_context():
         upgrade()
     flow = Flow(app.test_client(), provider)
