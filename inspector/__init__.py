@@ -16,9 +16,9 @@ def init_app(app: Flask) -> None:
     """Add the inspector's page, its recorder, its command and, when it is on, its listeners."""
     app.register_blueprint(views.bp)
     flow_trace.init_app(app)
-    # Switched off (production's default), it does not listen at all: a listener would still have
-    # every profile view build and send four signals' payloads, only to drop them (3% of the
-    # view's instructions). An app switched on later (FLOW_INSPECTOR_ENABLED set at run time)
+    # Switched off (production's default), it does not listen at all: listening, it would have
+    # every profile view send four signals and run a receiver for each, only for the receiver to
+    # drop what it heard (3% of the view's instructions). An app switched on later, at run time,
     # calls `listeners.init_app` then.
     if app.config["FLOW_INSPECTOR_ENABLED"]:
         listeners.init_app(app)
