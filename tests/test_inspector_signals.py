@@ -59,7 +59,7 @@ def test_listeners_get_the_token_response_read_only(flow, app):
 
 def test_switched_off_the_inspector_keeps_nothing_and_the_profile_links_nowhere(tmp_path, provider):
     app = create_app(client_config(tmp_path, provider.issuer, FLOW_INSPECTOR_ENABLED=False))
-    # Not listening, it spares every view the payloads of the signals it would drop.
+    # Not listening, it spares every view the signals it would only drop and the receivers' runs.
     assert not any(signal.has_receivers_for(app) for signal, _ in listeners.RECEIVERS)
     with app.app_context():
         upgrade()
