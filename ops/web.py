@@ -31,15 +31,13 @@ ERROR_TITLES = {
 
 
 def base_url_mismatch() -> dict[str, str | None] | None:
-    """In development, where this request arrived when that is not BASE_URL's scheme, host and
-    port; else None.
+    """Where this request arrived when that is not BASE_URL's scheme, host and port; else None.
+    Pages ask only in development (`init_app`).
 
     Redirect URIs come from BASE_URL only, never from the Host header, so a sign-in started at
     another address (another port, `localhost` for `127.0.0.1`) comes back to BASE_URL without
     this browser's cookies there. Said on the page rather than left to fail at the provider.
     """
-    if current_app.config["APP_ENV"] != "development":
-        return None
     base_url = current_app.config["BASE_URL"]
     expected = urlsplit(base_url)
     if (request.scheme, request.host.lower()) == (expected.scheme, expected.netloc.lower()):
@@ -92,9 +90,12 @@ def init_app(app: Flask) -> None:
         # Ties the security events of one request together (and to the user's error report).
         g.request_id = secrets.token_hex(8)
 
-    @app.context_processor
-    def development_hints():
-        return {"base_url_mismatch": base_url_mismatch()}
+    if app.config["APP_ENV"] == "development":
+        # Registered in development only (APP_ENV is read at start-up): a production page
+        # would run it on every render, only for it to answer nothing.
+        @app.context_processor
+        def development_hints():
+            return {"base_url_mismatch": base_url_mismatch()}
 
     @app.template_filter("datetime")
     def format_datetime(value):
