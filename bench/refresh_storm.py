@@ -12,12 +12,12 @@ DPoP-bound tokens, as `make run` signs in, then again on a deployment with `DEMO
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 from bench import site
 from bench.report import Result
+from tests.e2e.deployment import Deployment
 
 NAME = "refresh-storm"
 TITLE = "Refresh storm"
@@ -42,18 +42,15 @@ def _storms(options: site.Options, name: str, env: dict[str, str] | None = None)
     ) as running:
         deployment = running.deployment
         browser = site.signed_in(deployment)
-        recorder = deployment.provider.recorder
         for _ in range(1 if options.quick else 3):
-            if deployment.expire_access_tokens() != 1:
-                raise RuntimeError("expected exactly one stored link to expire")
-            recorder.clear()
-            started = time.perf_counter()
-            pages = browser.storm(options.storm)
-            measured.walls.append(time.perf_counter() - started)
-            measured.slowest.append(max(page.elapsed.total_seconds() for page in pages))
-            measured.refreshes.append(len(recorder.token_requests("refresh_token")))
+            storm = site.refresh_storm(
+                deployment, browser, options.storm, Deployment.expire_access_tokens
+            )
+            measured.walls.append(storm.seconds)
+            measured.slowest.append(max(page.elapsed.total_seconds() for page in storm.pages))
+            measured.refreshes.append(storm.refreshes)
             measured.failures.update(
-                outcome for outcome in map(site.outcome, pages) if outcome != "live profile"
+                outcome for outcome in map(site.outcome, storm.pages) if outcome != "live profile"
             )
     return measured
 

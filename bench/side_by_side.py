@@ -270,18 +270,12 @@ def _connections(running: site.Site, browser: Browser, plan: Plan) -> tuple[floa
 
 def _storm(subject: Subject, running: site.Site, size: int) -> comparison.Storm:
     """A fresh sign-in (a new grant), its access token expired, `size` views at once, one more."""
-    deployment = running.deployment
-    browser = subject.sign_in(deployment)
-    if subject.expire(deployment) != 1:
-        raise RuntimeError(f"{subject.key}: expected exactly one stored token to expire")
-    recorder = deployment.provider.recorder
-    recorder.clear()
-    pages = browser.storm(size)
-    refreshes = len(recorder.token_requests("refresh_token"))
+    browser = subject.sign_in(running.deployment)
+    storm = site.refresh_storm(running.deployment, browser, size, subject.expire)
     after = site.outcome(browser.get("/profile"))
     return comparison.Storm(
-        refreshes=refreshes,
-        failed=sum(site.outcome(page) != "live profile" for page in pages),
+        refreshes=storm.refreshes,
+        failed=sum(site.outcome(page) != "live profile" for page in storm.pages),
         size=size,
         survived=after == "live profile",
     )

@@ -1,13 +1,15 @@
 """The live deployment the benchmarks run on: `tests/e2e/deployment.py`'s `deploy` (gunicorn
 instances on a throwaway PostgreSQL database, the demo provider on 127.0.0.1 with its request
-recorder), plus a count of the TCP connections the provider accepts, and a signed-in browser.
+recorder), plus a count of the TCP connections the provider accepts, a signed-in browser, and
+the refresh storm both storm benchmarks raise on it.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +128,32 @@ def profile_targets(deployment: Deployment, browser: Browser) -> list[load.Targe
         load.Target(port=instance.port, path="/profile", headers=headers)
         for instance in deployment.instances
     ]
+
+
+@dataclass
+class StormRun:
+    """One refresh storm as the browser and the provider saw it."""
+
+    pages: list[requests.Response]
+    #: Refresh requests the provider received during the storm.
+    refreshes: int
+    seconds: float
+
+
+def refresh_storm(
+    deployment: Deployment, browser: Browser, size: int, expire: Callable[[Deployment], int]
+) -> StormRun:
+    """`size` profile views at once over every instance, each on a new connection, right after
+    `expire(deployment)` marked the one stored access token expired: so every view needs a
+    refresh, and the provider's count says how many were made."""
+    if expire(deployment) != 1:
+        raise RuntimeError("expected exactly one stored access token to expire")
+    recorder = deployment.provider.recorder
+    recorder.clear()
+    started = time.perf_counter()
+    pages = browser.storm(size)
+    seconds = time.perf_counter() - started
+    return StormRun(pages, len(recorder.token_requests("refresh_token")), seconds)
 
 
 def mib(kib: int) -> str:
