@@ -32,7 +32,8 @@ from demo_provider.models import PRIVATE_KEY_JWT, Client, epoch_now
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # Asymmetric only (see above); advertised as token_endpoint_auth_signing_alg_values_supported.
-ALGORITHMS = ["ES256", "PS256", "RS256", "EdDSA"]
+# Ed25519 and EdDSA: one algorithm under RFC 9864's name and RFC 8037's.
+ALGORITHMS = ["ES256", "PS256", "RS256", "Ed25519", "EdDSA"]
 # Seconds an assertion may live, from its iat (or from now when it has none).
 MAX_LIFETIME = 300
 # Clock skew allowed on exp, nbf and iat.

@@ -44,8 +44,9 @@ from demo_provider.models import epoch_now
 
 HEADER = "DPoP"
 JWT_TYPE = "dpop+jwt"
-# Advertised as dpop_signing_alg_values_supported.
-ALGORITHMS = ["ES256", "PS256", "EdDSA"]
+# Advertised as dpop_signing_alg_values_supported. Ed25519 is RFC 9864's name for what RFC 8037
+# calls EdDSA (with an Ed25519 key): both are accepted, for clients of either vintage.
+ALGORITHMS = ["ES256", "PS256", "Ed25519", "EdDSA"]
 KEY_TYPES = {"RSA", "EC", "OKP"}
 # JWK members of a private or symmetric key (RFC 7518 section 6, RFC 8037).
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}

@@ -1,6 +1,6 @@
 """The client's own signing keys: the kinds of private key it signs with (EC P-256 for ES256,
-RSA of 2048 bits or more for PS256, Ed25519 for EdDSA), `CLIENT_SIGNING_KEYS` read from
-configuration, and the public half published at `/.well-known/jwks.json` for providers.
+RSA of 2048 bits or more for PS256, Ed25519 for Ed25519 or EdDSA), `CLIENT_SIGNING_KEYS` read
+from configuration, and the public half published at `/.well-known/jwks.json` for providers.
 
 Rotation follows the same order rule as `TOKEN_ENCRYPTION_KEYS`: the first key signs, every key
 is published. Add the new key LAST, so providers that cache the JWKS learn it before it signs
@@ -21,7 +21,13 @@ PrivateKey = jwk.ECKey | jwk.RSAKey | jwk.OKPKey
 
 #: What each key type signs with. RS256 is left out on purpose: FAPI 2.0 allows only PS256,
 #: ES256 and EdDSA, and PKCS#1 v1.5 signatures are the weaker of the two RSA schemes.
-ALGORITHMS = ("ES256", "PS256", "EdDSA")
+ALGORITHMS = ("ES256", "PS256", "Ed25519", "EdDSA")
+#: Two names for one algorithm: RFC 9864 registers `Ed25519`, which names its curve, and
+#: deprecates RFC 8037's `EdDSA`, which does not; providers list one or the other. An Ed25519
+#: key signs under the name its JWK's `alg` gives, `EdDSA` when it gives none (what providers
+#: have listed longest). JOSE libraries hold a key to its `alg`, so the published key and the
+#: signatures always agree.
+ED25519_NAMES = ("Ed25519", "EdDSA")
 MIN_RSA_BITS = 2048
 #: What `load_json` returns for text that is not JSON.
 NOT_JSON = object()
@@ -33,8 +39,8 @@ def new_key(alg: str = "ES256") -> PrivateKey:
         return jwk.ECKey.generate_key("P-256")
     if alg == "PS256":
         return jwk.RSAKey.generate_key(MIN_RSA_BITS)
-    if alg == "EdDSA":
-        return jwk.OKPKey.generate_key("Ed25519")
+    if alg in ED25519_NAMES:
+        return jwk.OKPKey.generate_key("Ed25519", parameters={"alg": alg})
     raise ValueError(f"unsupported signing algorithm; use one of {', '.join(ALGORITHMS)}")
 
 
@@ -50,8 +56,8 @@ def algorithm(key: object) -> str:
         return "PS256"
     if isinstance(key, jwk.OKPKey):
         if key.curve_name != "Ed25519":
-            raise ValueError("an OKP key must be on curve Ed25519 (EdDSA)")
-        return "EdDSA"
+            raise ValueError("an OKP key must be on curve Ed25519 (Ed25519 or EdDSA)")
+        return key.alg if key.alg in ED25519_NAMES else "EdDSA"
     raise ValueError("the key type is not one the client signs with: use EC, RSA or OKP")
 
 
@@ -81,7 +87,8 @@ def import_private(data: object) -> PrivateKey:
         raise ValueError("this is a public key: a signing key needs its private part (d)")
     alg = algorithm(key)
     if data.get("alg", alg) != alg:
-        raise ValueError(f"a key of this type signs with {alg} here; remove or fix its alg")
+        names = " or ".join(ED25519_NAMES) if alg in ED25519_NAMES else alg
+        raise ValueError(f"a key of this type signs with {names} here; remove or fix its alg")
     if data.get("use", "sig") != "sig":
         raise ValueError('the key\'s "use" is not "sig"')
     key_ops = data.get("key_ops")

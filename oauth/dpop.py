@@ -36,7 +36,8 @@ _METHOD = re.compile(challenges.TCHARS)
 
 
 def new_key(alg: str = "ES256") -> client_keys.PrivateKey:
-    """A fresh key pair for DPoP: EC P-256 for ES256, RSA 2048 for PS256, Ed25519 for EdDSA."""
+    """A fresh key pair for DPoP: EC P-256 for ES256, RSA 2048 for PS256, Ed25519 for Ed25519
+    and EdDSA (the key keeps the name it was made for, and signs under it)."""
     return client_keys.new_key(alg)
 
 

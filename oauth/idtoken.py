@@ -67,11 +67,16 @@ def validate(
 # Core §3.1.3.8: at_hash is the left half of the access token's hash, with the hash named by the
 # ID token's algorithm. An algorithm missing here fails closed (CVE-2026-28498 failed open).
 _AT_HASH_FUNCTIONS = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
+# EdDSA names no hash: OpenID Connect Token Hash Algorithms 1.0 gives SHA-512 for Ed25519 (the
+# curve SHA-512 is part of), under RFC 9864's name and under EdDSA. The pinned lists allow EdDSA
+# only with FAPI 2.0, which allows only its Ed25519 variant; a token signed with an Ed448 key
+# would need SHAKE256, so its at_hash does not match here and it is refused.
+_AT_HASH_FUNCTIONS_BY_NAME = {"Ed25519": hashlib.sha512, "EdDSA": hashlib.sha512}
 
 
 def _check_at_hash(at_hash: object, access_token: str | None, alg: str) -> None:
     """An `at_hash` that is present must match the access token it came with."""
-    function = _AT_HASH_FUNCTIONS.get(alg[-3:])
+    function = _AT_HASH_FUNCTIONS_BY_NAME.get(alg) or _AT_HASH_FUNCTIONS.get(alg[-3:])
     if function is None or not isinstance(at_hash, str) or not isinstance(access_token, str):
         raise _reject("id_token_invalid_at_hash")
     digest = function(access_token.encode("ascii", "surrogateescape")).digest()

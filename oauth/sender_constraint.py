@@ -25,7 +25,9 @@ from oauth.errors import ProviderMisconfigured, SignInRejected
 from oauth.provider import Provider
 
 # The algorithms this client signs proofs with, most preferred first (ES256: small and fast).
-PREFERENCE = ("ES256", "EdDSA", "PS256")
+# Ed25519 and EdDSA are one algorithm under two names (`client_keys.ED25519_NAMES`): the key
+# made for a provider takes the name it lists, RFC 9864's first.
+PREFERENCE = ("ES256", "Ed25519", "EdDSA", "PS256")
 Answer = TypeVar("Answer")
 
 

@@ -16,7 +16,8 @@ CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key
 FEATURE_MODES = ("auto", "required", "off")
 PROFILES = ("fapi2",)
 # FAPI 2.0 Security Profile §5.4.1: only these signature algorithms (RS256 is not among them).
-FAPI2_ALGORITHMS = ("PS256", "ES256", "EdDSA")
+# Its "EdDSA using the Ed25519 variant" is RFC 9864's `Ed25519`, accepted under both names.
+FAPI2_ALGORITHMS = ("PS256", "ES256", "Ed25519", "EdDSA")
 # What `<NAME>_PROFILE=fapi2` sets, as one switch.
 FAPI2_SETTINGS = {"CLIENT_AUTH": "private_key_jwt", "PAR": "required", "DPOP": "required"}
 

@@ -14,7 +14,8 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-ALGORITHMS = ["ES256", "PS256", "EdDSA"]
+# Ed25519 (RFC 9864) and EdDSA (RFC 8037): one algorithm with an Ed25519 key, under two names.
+ALGORITHMS = ["ES256", "PS256", "Ed25519", "EdDSA"]
 IAT_WINDOW = 60
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
 

@@ -135,7 +135,7 @@ def test_fapi2_sets_every_switch_at_once(tmp_path, provider):
     demo = app.extensions["providers"]["demo"]
     assert (demo.client_auth, demo.par, demo.dpop) == ("private_key_jwt", "required", "required")
     assert demo.client_secret == ""  # never sent, so never kept
-    assert set(demo.id_token_algorithms) == {"PS256", "ES256", "EdDSA"}
+    assert set(demo.id_token_algorithms) == {"PS256", "ES256", "Ed25519", "EdDSA"}
     assert demo.require_authorization_response_iss
 
 

@@ -9,9 +9,11 @@ import functools
 import json
 import re
 import time
+import warnings
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc import jwk, jws, jwt
 from joserfc.errors import BadSignatureError
 from joserfc.jws import JWSRegistry
@@ -77,9 +79,10 @@ PUBLIC_MEMBERS = {
 }
 
 # joserfc warns that RFC 9864 deprecates the name "EdDSA" for Ed25519; providers still list it
-# in `dpop_signing_alg_values_supported` and FAPI 2.0 names it, so the client signs with it.
+# in `dpop_signing_alg_values_supported` and FAPI 2.0 names it, so the client signs with it
+# where a provider lists only that name, and with RFC 9864's "Ed25519" where it lists that.
 EDDSA = pytest.param("EdDSA", marks=pytest.mark.filterwarnings("ignore:EdDSA is deprecated"))
-ALGORITHMS = ["ES256", "PS256", EDDSA]
+ALGORITHMS = ["ES256", "PS256", "Ed25519", EDDSA]
 
 
 def registry(alg: str | None = None) -> JWSRegistry:
@@ -104,8 +107,12 @@ def verify_proof(token: str, alg: str) -> jwt.Token:
     return verify(token, jwk.import_key(header_of(token)["jwk"]), alg)
 
 
+def base64url_decode(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
 def b64url_length(value: str) -> int:
-    return len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    return len(base64url_decode(value))
 
 
 def test_rfc7638_example_key_has_the_rfc_thumbprint():
@@ -161,12 +168,19 @@ def key_for(alg: str):
 
 @pytest.mark.parametrize(
     ("alg", "kind", "curve_or_bits"),
-    [("ES256", jwk.ECKey, "P-256"), ("PS256", jwk.RSAKey, 2048), ("EdDSA", jwk.OKPKey, "Ed25519")],
+    [
+        ("ES256", jwk.ECKey, "P-256"),
+        ("PS256", jwk.RSAKey, 2048),
+        ("Ed25519", jwk.OKPKey, "Ed25519"),
+        ("EdDSA", jwk.OKPKey, "Ed25519"),
+    ],
 )
 def test_new_key_makes_a_private_key_for_the_algorithm(alg, kind, curve_or_bits):
     key = dpop.new_key(alg)
     assert isinstance(key, kind)
     assert key.is_private
+    # An Ed25519 key keeps the name it was made for: its proofs go out under that name.
+    assert client_keys.algorithm(key) == alg
     if kind is jwk.RSAKey:
         assert key.public_key.key_size == curve_or_bits
     else:
@@ -484,9 +498,7 @@ CLIENT_ID = "s6BhdRkqt3"
 
 @pytest.fixture(scope="module")
 def key_sets():
-    return {
-        alg: client_keys.parse(client_keys.generate(alg)) for alg in ("ES256", "PS256", "EdDSA")
-    }
+    return {alg: client_keys.parse(client_keys.generate(alg)) for alg in client_keys.ALGORITHMS}
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
@@ -630,6 +642,59 @@ def test_parse_keeps_the_configured_kids_in_order():
     assert [client_keys.algorithm(key) for key in keys] == ["ES256", "PS256", "EdDSA"]
 
 
+@pytest.mark.parametrize(
+    ("jwk_alg", "signs_as"), [("Ed25519", "Ed25519"), ("EdDSA", "EdDSA"), (None, "EdDSA")]
+)
+def test_an_ed25519_key_signs_under_the_name_its_jwk_gives(jwk_alg, signs_as):
+    data = jwk.OKPKey.generate_key("Ed25519").as_dict(private=True)
+    if jwk_alg is not None:
+        data["alg"] = jwk_alg
+    (key,) = client_keys.parse(jwk_set(data))
+    # The name it is published under and the name its assertions carry are the same one: a
+    # provider holds the JWS to the JWK's alg.
+    assert client_keys.public_jwks([key])["keys"][0]["alg"] == signs_as
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "EdDSA is deprecated")
+        assertion = client_assertion.client_assertion(key, client_id=CLIENT_ID, audience=ISSUER)
+    assert header_of(assertion)["alg"] == signs_as
+
+
+# RFC 8037 Appendix A.1 and A.4: an Ed25519 key and a JWS it signs (EdDSA is deterministic).
+RFC8037_KEY = {
+    "kty": "OKP",
+    "crv": "Ed25519",
+    "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
+    "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+}
+RFC8037_JWS = (
+    "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc."
+    "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
+)
+
+
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+def test_the_client_signs_the_rfc8037_example_as_the_rfc_does():
+    key = client_keys.import_private(RFC8037_KEY)
+    assert client_keys.algorithm(key) == "EdDSA"
+    signed = jws.serialize_compact(
+        {"alg": "EdDSA"}, b"Example of Ed25519 signing", key, algorithms=["EdDSA"]
+    )
+    assert signed == RFC8037_JWS
+
+
+def test_an_ed25519_named_signature_is_the_same_ed25519_signature():
+    """RFC 9864 renames the algorithm, not the signature: under `Ed25519` the client signs the
+    JWS input with the same Ed25519 key, which the curve's own verifier accepts."""
+    key = client_keys.import_private({**RFC8037_KEY, "alg": "Ed25519"})
+    signed = jws.serialize_compact(
+        {"alg": "Ed25519"}, b"Example of Ed25519 signing", key, algorithms=["Ed25519"]
+    )
+    header, payload, signature = signed.split(".")
+    assert json.loads(base64url_decode(header)) == {"alg": "Ed25519"}
+    public = Ed25519PublicKey.from_public_bytes(base64url_decode(RFC8037_KEY["x"]))
+    public.verify(base64url_decode(signature), f"{header}.{payload}".encode())
+
+
 def _refused_sets() -> dict[str, tuple[list, str]]:
     ec = private_jwk()
     return {
@@ -649,6 +714,7 @@ def _refused_sets() -> dict[str, tuple[list, str]]:
         "broken private part": ([{**ec, "d": "AAAA"}], "not a valid EC private key"),
         "private part of another key": ([{**ec, "d": private_jwk()["d"]}], "not a valid EC"),
         "RS256 key": ([private_jwk("PS256", alg="RS256")], "signs with PS256"),
+        "Ed25519 key marked ES256": ([private_jwk("Ed25519", alg="ES256")], "Ed25519 or EdDSA"),
         "encryption key": ([private_jwk(use="enc")], '"use"'),
         "verify-only key_ops": ([private_jwk(key_ops=["verify"])], '"key_ops"'),
         "numeric kid": ([private_jwk(kid=7)], "kid must be a non-empty string"),

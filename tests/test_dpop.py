@@ -150,10 +150,40 @@ def test_a_key_no_configured_encryption_key_can_read_means_reconnect(flow, clien
     assert stored_link(app).status == LinkStatus.RECONNECT_NEEDED
 
 
+def proof_header(proof: str) -> dict:
+    """A DPoP proof's header, read without checking anything (the provider checked the proof)."""
+    return json.loads(base64.urlsafe_b64decode(proof.split(".")[0] + "=="))
+
+
 def proved_key(proof: str) -> str:
     """The thumbprint of the key a DPoP proof carries in its header."""
-    header = json.loads(base64.urlsafe_b64decode(proof.split(".")[0] + "=="))
-    return jwk.import_key(header["jwk"]).thumbprint()
+    return jwk.import_key(proof_header(proof)["jwk"]).thumbprint()
+
+
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+@pytest.mark.parametrize(
+    ("listed", "signed_as"),
+    [
+        (["Ed25519"], "Ed25519"),
+        (["EdDSA"], "EdDSA"),
+        (["PS256", "EdDSA", "Ed25519"], "Ed25519"),
+    ],
+)
+def test_an_ed25519_key_proves_under_the_name_the_provider_lists(
+    flow, client, app, provider, listed, signed_as
+):
+    """RFC 9864 renames EdDSA with an Ed25519 key to `Ed25519`: a provider that lists only one
+    of the names gets proofs under that one, and RFC 9864's is preferred where both are listed."""
+    MisbehavingProvider(provider).discovery(
+        lambda document: {**document, "dpop_signing_alg_values_supported": listed}
+    )
+    assert flow.sign_in("alice").headers["Location"] == "/profile"
+    assert "Alice Liddell" in profile(client)
+    (token_request,) = provider.recorder.token_requests("authorization_code")
+    (api_call,) = provider.recorder.calls("/api/profile")
+    assert proof_header(token_request.dpop)["alg"] == signed_as
+    assert proof_header(api_call.dpop)["alg"] == signed_as
+    assert proof_header(api_call.dpop)["jwk"]["crv"] == "Ed25519"
 
 
 def test_every_call_proves_the_key_the_link_is_bound_to_now(flow, client, app, advertised):

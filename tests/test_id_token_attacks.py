@@ -5,11 +5,15 @@ stored, and the tokens that came with it are never used on the provider's APIs.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import time
 from datetime import timedelta
 
 import pytest
+from joserfc import jwt
+from joserfc.jwk import OKPKey
 from sqlalchemy import select
 
 from extensions import db
@@ -334,6 +338,45 @@ def test_an_id_token_whose_at_hash_does_not_match_the_access_token_is_refused(fl
 def test_an_at_hash_under_an_algorithm_without_a_known_hash_fails_closed(flow, misbehave, app):
     # Signed RS256 as pinned, but the claim cannot be checked against anything: refuse.
     misbehave.id_token_claims(at_hash=12345)
+    assert_refused_before_any_api_call(flow.sign_in(), app, flow, "id_token_invalid_at_hash")
+
+
+def half_hash(value: str, function) -> str:
+    """at_hash as Core §3.1.3.8 builds it: the left half of the hash, base64url."""
+    digest = function(value.encode("ascii")).digest()
+    return b64url(digest[: len(digest) // 2])
+
+
+def sign_with_ed25519(misbehave, app, alg: str, at_hash_function) -> None:
+    """The provider signs its next ID token with an Ed25519 key it publishes, under `alg`, its
+    at_hash made with `at_hash_function`; the client pins `alg` for it (FAPI 2.0 pins EdDSA)."""
+    key = OKPKey.generate_key("Ed25519", parameters={"alg": alg, "use": "sig"}, auto_kid=True)
+    misbehave.jwks(lambda document: {"keys": [key.as_dict(private=False)]})
+
+    def resign(token: dict) -> dict:
+        claims = {**read(token["id_token"])[1]}
+        claims["at_hash"] = half_hash(token["access_token"], at_hash_function)
+        header = {"alg": alg, "kid": key.kid}
+        return {**token, "id_token": jwt.encode(header, claims, key, algorithms=[alg])}
+
+    misbehave.token_response(resign)
+    providers = app.extensions["providers"]
+    providers["demo"] = dataclasses.replace(providers["demo"], id_token_algorithms=(alg,))
+
+
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+@pytest.mark.parametrize("alg", ["Ed25519", "EdDSA"])
+def test_an_ed25519_signed_id_token_binds_its_access_token_with_sha512(flow, misbehave, app, alg):
+    # OpenID Connect Token Hash Algorithms 1.0: SHA-512 with an Ed25519 key, under either name.
+    sign_with_ed25519(misbehave, app, alg, hashlib.sha512)
+    assert flow.sign_in().headers["Location"] == "/profile"
+    assert count(app, User) == 1
+
+
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+@pytest.mark.parametrize("alg", ["Ed25519", "EdDSA"])
+def test_an_ed25519_signed_id_token_with_a_sha256_at_hash_is_refused(flow, misbehave, app, alg):
+    sign_with_ed25519(misbehave, app, alg, hashlib.sha256)
     assert_refused_before_any_api_call(flow.sign_in(), app, flow, "id_token_invalid_at_hash")
 
 

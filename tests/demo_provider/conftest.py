@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from joserfc import jwt
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, OKPKey
 from werkzeug.datastructures import MultiDict
 from werkzeug.security import generate_password_hash
 
@@ -491,11 +491,16 @@ def b64url(data: bytes) -> str:
 
 
 class ClientKey:
-    """A client's key pair (EC P-256, ES256): it signs DPoP proofs and client assertions."""
+    """A client's key pair: it signs DPoP proofs and client assertions. EC P-256 for ES256 (the
+    default); an Ed25519 key for `Ed25519` (RFC 9864's name) or `EdDSA` (RFC 8037's)."""
 
-    def __init__(self, kid: str | None = None) -> None:
-        self.key = ECKey.generate_key("P-256", parameters={"kid": kid} if kid else None)
-        self.alg = "ES256"
+    def __init__(self, kid: str | None = None, alg: str = "ES256") -> None:
+        parameters = {"kid": kid} if kid else None
+        if alg == "ES256":
+            self.key = ECKey.generate_key("P-256", parameters=parameters)
+        else:
+            self.key = OKPKey.generate_key("Ed25519", parameters=parameters)
+        self.alg = alg
 
     @property
     def public_jwk(self) -> dict:

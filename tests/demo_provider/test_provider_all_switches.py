@@ -96,4 +96,4 @@ def test_a_strict_provider_refuses_a_missing_api_proof_with_a_dpop_challenge(str
     response = strict.client.get("/api/profile")
 
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'DPoP algs="ES256 PS256 EdDSA"'
+    assert response.headers["WWW-Authenticate"] == 'DPoP algs="ES256 PS256 Ed25519 EdDSA"'

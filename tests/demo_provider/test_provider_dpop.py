@@ -34,6 +34,21 @@ def test_a_token_request_with_a_proof_gets_dpop_bound_tokens(flow, client_key):
         assert token.dpop_jkt == client_key.jkt
 
 
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+@pytest.mark.parametrize("alg", ["Ed25519", "EdDSA"])
+def test_an_ed25519_key_proves_under_either_name(flow, make_client_key, alg):
+    # RFC 9864 names EdDSA with an Ed25519 key `Ed25519`; clients written before it say `EdDSA`.
+    key = make_client_key(alg=alg)
+    body = dpop_tokens(flow, key)
+    assert body["token_type"] == "DPoP"
+
+    proof = key.proof("GET", PROFILE_URL, access_token=body["access_token"])
+    response = flow.dpop_call("/api/profile", body["access_token"], proof)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["username"] == "alice"
+
+
 def test_a_token_request_without_a_proof_still_gets_bearer_tokens(flow):
     body, _ = flow.tokens()
 
@@ -133,7 +148,7 @@ def test_a_malformed_dpop_jkt_is_refused_at_the_authorization_endpoint(flow):
 def test_discovery_advertises_dpop_algorithms(flow):
     metadata = flow.client.get("/.well-known/openid-configuration").get_json()
 
-    assert metadata["dpop_signing_alg_values_supported"] == ["ES256", "PS256", "EdDSA"]
+    assert metadata["dpop_signing_alg_values_supported"] == ["ES256", "PS256", "Ed25519", "EdDSA"]
 
 
 def test_required_dpop_refuses_a_token_request_without_a_proof(provider_configured):

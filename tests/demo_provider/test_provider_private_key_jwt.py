@@ -56,6 +56,21 @@ def test_a_keyed_client_redeems_a_code_with_an_assertion(keyed, client_key):
     assert body["id_token"]
 
 
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+@pytest.mark.parametrize("alg", ["Ed25519", "EdDSA"])
+def test_an_ed25519_key_authenticates_under_either_name(
+    provider_configured, make_client_key, keyed_client, alg
+):
+    key = make_client_key(alg=alg)
+    flow = provider_configured(clients=[keyed_client(key)])
+    code, verifier = keyed_code(flow)
+
+    response = redeem_with_assertion(flow, code, verifier, key.assertion())
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["id_token"]
+
+
 @pytest.mark.parametrize(
     "aud",
     [ISSUER, f"{ISSUER}/token", [f"{ISSUER}/token", "https://elsewhere.example"]],
@@ -219,7 +234,7 @@ def test_discovery_advertises_private_key_jwt_and_its_algorithms(flow):
 
     assert "private_key_jwt" in metadata["token_endpoint_auth_methods_supported"]
     algorithms = metadata["token_endpoint_auth_signing_alg_values_supported"]
-    assert set(algorithms) == {"ES256", "PS256", "RS256", "EdDSA"}
+    assert set(algorithms) == {"ES256", "PS256", "RS256", "Ed25519", "EdDSA"}
 
 
 def test_a_configured_keyed_client_needs_no_secret(client_key, tmp_path, keyed_client):
