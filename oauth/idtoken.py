@@ -67,10 +67,10 @@ def validate(
 # Core §3.1.3.8: at_hash is the left half of the access token's hash, with the hash named by the
 # ID token's algorithm. An algorithm missing here fails closed (CVE-2026-28498 failed open).
 _AT_HASH_FUNCTIONS = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
-# EdDSA names no hash: OpenID Connect Token Hash Algorithms 1.0 gives SHA-512 for Ed25519 (the
-# curve SHA-512 is part of), under RFC 9864's name and under EdDSA. The pinned lists allow EdDSA
-# only with FAPI 2.0, which allows only its Ed25519 variant; a token signed with an Ed448 key
-# would need SHAKE256, so its at_hash does not match here and it is refused.
+# EdDSA's name gives no hash: OpenID Connect Token Hash Algorithms 1.0 gives SHA-512 for Ed25519
+# (the hash inside its signatures), whether the token says `Ed25519` (RFC 9864) or `EdDSA`. The
+# pinned lists allow EdDSA only under FAPI 2.0, which allows only its Ed25519 variant; an Ed448
+# key's token would need SHAKE256, so its at_hash does not match here and it is refused.
 _AT_HASH_FUNCTIONS_BY_NAME = {"Ed25519": hashlib.sha512, "EdDSA": hashlib.sha512}
 
 
