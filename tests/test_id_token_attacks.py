@@ -347,17 +347,19 @@ def half_hash(value: str, function) -> str:
     return b64url(digest[: len(digest) // 2])
 
 
-def sign_with_ed25519(misbehave, app, alg: str, at_hash_function) -> None:
-    """The provider signs its next ID token with an Ed25519 key it publishes, under `alg`, its
-    at_hash made with `at_hash_function`; the client pins `alg` for it (FAPI 2.0 pins EdDSA)."""
+def sign_with_ed25519(misbehave, app, alg: str, at_hash, access_token: str | None = None) -> None:
+    """The provider signs its next ID token with an Ed25519 key it publishes, under `alg`, with
+    `at_hash(access token)` as its at_hash (and `access_token` in place of its own, if given);
+    the client pins `alg` for it (FAPI 2.0 pins EdDSA)."""
     key = OKPKey.generate_key("Ed25519", parameters={"alg": alg, "use": "sig"}, auto_kid=True)
     misbehave.jwks(lambda document: {"keys": [key.as_dict(private=False)]})
 
     def resign(token: dict) -> dict:
-        claims = {**read(token["id_token"])[1]}
-        claims["at_hash"] = half_hash(token["access_token"], at_hash_function)
+        issued = access_token or token["access_token"]
+        claims = {**read(token["id_token"])[1], "at_hash": at_hash(issued)}
         header = {"alg": alg, "kid": key.kid}
-        return {**token, "id_token": jwt.encode(header, claims, key, algorithms=[alg])}
+        signed = jwt.encode(header, claims, key, algorithms=[alg])
+        return {**token, "access_token": issued, "id_token": signed}
 
     misbehave.token_response(resign)
     providers = app.extensions["providers"]
@@ -368,15 +370,36 @@ def sign_with_ed25519(misbehave, app, alg: str, at_hash_function) -> None:
 @pytest.mark.parametrize("alg", ["Ed25519", "EdDSA"])
 def test_an_ed25519_signed_id_token_binds_its_access_token_with_sha512(flow, misbehave, app, alg):
     # OpenID Connect Token Hash Algorithms 1.0: SHA-512 with an Ed25519 key, under either name.
-    sign_with_ed25519(misbehave, app, alg, hashlib.sha512)
+    sign_with_ed25519(misbehave, app, alg, lambda token: half_hash(token, hashlib.sha512))
     assert flow.sign_in().headers["Location"] == "/profile"
     assert count(app, User) == 1
+
+
+# The example in oidc-token-hash's README (the library openid-client and oidc-provider compute
+# hash claims with): an access token and its at_hash for EdDSA with an Ed25519 key.
+PUBLISHED_ACCESS_TOKEN = (
+    "YmJiZTAwYmYtMzgyOC00NzhkLTkyOTItNjJjNDM3MGYzOWIy9sFhvH8K_x8UIHj1osisS57f5DduL-ar_qw5jl3l"
+    "thwpMjm283aVMQXDmoqqqydDSqJfbhptzw8rUVwkuQbolw"
+)
+PUBLISHED_ED25519_AT_HASH = "EGEAhGYyfuwDaVTifvrWSoD5MSy_5hZPy6I7Vm-7pTQ"
+
+
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+def test_an_ed25519_at_hash_matches_the_published_example(flow, misbehave, app):
+    # The provider answers with the example's access token and at_hash, which the client must
+    # compute alike to accept the ID token. The token itself is not one the provider issued, so
+    # the API call after it is what refuses the sign-in (an at_hash mismatch would come first).
+    sign_with_ed25519(
+        misbehave, app, "EdDSA", lambda token: PUBLISHED_ED25519_AT_HASH, PUBLISHED_ACCESS_TOKEN
+    )
+    answer = flow.sign_in()
+    assert_refused(answer, 400, "api_token_rejected")
 
 
 @pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 @pytest.mark.parametrize("alg", ["Ed25519", "EdDSA"])
 def test_an_ed25519_signed_id_token_with_a_sha256_at_hash_is_refused(flow, misbehave, app, alg):
-    sign_with_ed25519(misbehave, app, alg, hashlib.sha256)
+    sign_with_ed25519(misbehave, app, alg, lambda token: half_hash(token, hashlib.sha256))
     assert_refused_before_any_api_call(flow.sign_in(), app, flow, "id_token_invalid_at_hash")
 
 
