@@ -159,6 +159,48 @@ def test_providers_check_says_when_the_client_authentication_is_not_accepted(app
     assert "client_auth_not_supported" in result.output
 
 
+class TestTheClientKeysAlgorithm:
+    """RFC 9864 split EdDSA into two names: `providers --check` says when the provider takes
+    assertions under neither the name nor the algorithm this site's key signs with."""
+
+    @pytest.fixture
+    def app_overrides(self):
+        return {
+            "DEMO_CLIENT_SECRET": None,
+            "DEMO_CLIENT_AUTH": "private_key_jwt",
+            "CLIENT_SIGNING_KEYS": client_keys.generate("EdDSA"),
+        }
+
+    @staticmethod
+    def check(app, provider, listed: list[str]):
+        MisbehavingProvider(provider).discovery(
+            lambda document: {
+                **document,
+                "token_endpoint_auth_signing_alg_values_supported": listed,
+            }
+        )
+        return app.test_cli_runner().invoke(args=["providers", "--check"])
+
+    def test_a_provider_that_lists_the_keys_algorithm_passes(self, app, provider):
+        result = self.check(app, provider, ["ES256", "EdDSA"])
+        assert result.exit_code == 0, result.output
+        assert "client_key_algorithm_not_supported" not in result.output
+
+    def test_the_other_name_of_the_same_algorithm_is_named_in_the_advice(self, app, provider):
+        result = self.check(app, provider, ["ES256", "Ed25519"])
+        assert result.exit_code == 1
+        assert "client_key_algorithm_not_supported" in result.output
+        assert "signed with EdDSA" in result.output
+        assert 'Give the key "alg": "Ed25519" in CLIENT_SIGNING_KEYS.' in result.output
+
+    def test_only_the_names_this_client_knows_are_repeated(self, app, provider):
+        result = self.check(app, provider, ["RS256", "\x1b[31mHS256"])
+        assert result.exit_code == 1
+        assert "it lists none this client signs with" in result.output
+        assert "HS256" not in result.output
+        assert "CLIENT_SIGNING_KEYS" not in result.output
+
+
 class TestAProviderThatRefusesTheAssertion:
     @pytest.fixture
     def app_overrides(self):
