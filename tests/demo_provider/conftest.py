@@ -498,8 +498,10 @@ class ClientKey:
         parameters = {"kid": kid} if kid else None
         if alg == "ES256":
             self.key = ECKey.generate_key("P-256", parameters=parameters)
-        else:
+        elif alg in ("Ed25519", "EdDSA"):
             self.key = OKPKey.generate_key("Ed25519", parameters=parameters)
+        else:
+            raise ValueError(f"no test key for {alg}")
         self.alg = alg
 
     @property
