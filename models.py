@@ -60,12 +60,6 @@ class User(UserMixin, db.Model):
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
-    #: The sessions that have not ended, read only: loaded with the signed-in user in the same
-    #: statement (accounts/sessions.py), so the profile's sessions card costs no query of its own.
-    active_sessions: Mapped[list[UserSession]] = relationship(
-        primaryjoin="and_(User.id == UserSession.user_id, UserSession.ended_at.is_(None))",
-        viewonly=True,
-    )
 
     #: The UserSession this request runs in, set by accounts.sessions when it loads the user
     #: (not a column: one user has many sessions).

@@ -48,6 +48,8 @@ def _load(link: LinkedAccount) -> LinkedProfile:
         return _view(link, title, "unavailable", None, "This provider is no longer offered here.")
     try:
         profile = _fetch(provider, link)
+        # A refresh on the way wrote new tokens, expiry and scopes: show those.
+        link = tokens.latest(link)
     except tokens.LinkRemoved:
         return _view(link, title, "unavailable", None, f"{title} was just unlinked.")
     except tokens.ReconnectNeeded:

@@ -10,42 +10,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import select, update
 
-from accounts import browsers
+from accounts import browsers, signed_in
 from extensions import db
 from models import SessionEnd, User, UserSession, utcnow
 
 # `last_seen_at` is written at most this often: a write per request would cost every page a
 # transaction, for a figure the sessions page shows to the minute.
 LAST_SEEN_EVERY = timedelta(minutes=1)
-
-# The session a cookie names, with its user, the user's links and their other live sessions, in
-# one query: every signed-in page shows or checks the links, and the profile lists the sessions
-# (a few rows more for the other pages costs less than a round trip for that one). Of the other
-# sessions, only what the list shows: never their keys, each a credential for its browser, and
-# fewer columns to read on every request. Built once, since it runs on every signed-in request: a
-# statement object reused as is spares SQLAlchemy rebuilding it and its cache key each time.
-_LISTED_SESSION_COLUMNS = (
-    UserSession.id,
-    UserSession.provider,
-    UserSession.browser,
-    UserSession.created_at,
-    UserSession.last_seen_at,
-)
-_SESSION_BY_KEY = (
-    select(UserSession)
-    .options(
-        joinedload(UserSession.user).joinedload(User.linked_accounts),
-        joinedload(UserSession.user)
-        .joinedload(User.active_sessions)
-        # raiseload: reading another column of another session is a bug, not a lazy query.
-        .load_only(*_LISTED_SESSION_COLUMNS, raiseload=True),
-    )
-    .where(UserSession.key == bindparam("key"))
-)
 
 
 def start(user: User, *, provider: str, claims: Mapping[str, Any], user_agent: str) -> UserSession:
@@ -71,15 +44,15 @@ def start(user: User, *, provider: str, claims: Mapping[str, Any], user_agent: s
     return record
 
 
-def load_user(key: str) -> User | None:
-    """The user of the session a cookie names, if that session exists and has not ended."""
-    record = _read_session({"key": str(key)})
-    if record is None or record.ended_at is not None:
+def load_user(key: str) -> signed_in.SignedInUser | None:
+    """The user of the session a cookie names, if that session exists and has not ended: a
+    read-only snapshot (`accounts.signed_in`) with the user's links and live sessions."""
+    user = signed_in.from_rows(_read_signed_in({"key": str(key)}))
+    if user is None or user.current_session.ended_at is not None:
         return None
-    if utcnow() - record.last_seen_at >= LAST_SEEN_EVERY:
-        _mark_seen(record)
-    record.user.current_session = record
-    return record.user
+    if utcnow() - user.current_session.last_seen_at >= LAST_SEEN_EVERY:
+        user = signed_in.seen(user, _mark_seen(user.current_session))
+    return user
 
 
 def ended_session(key: str) -> UserSession | None:
@@ -88,8 +61,8 @@ def ended_session(key: str) -> UserSession | None:
     return record if record is not None and record.ended_at is not None else None
 
 
-def active(user: User) -> list[UserSession]:
-    """The user's sessions that had not ended when the request began (loaded with the user), the
+def active(user: signed_in.SignedInUser) -> list:
+    """The user's sessions that had not ended when the request began (read with the user), the
     most recently seen first."""
     return sorted(
         user.active_sessions,
@@ -98,9 +71,14 @@ def active(user: User) -> list[UserSession]:
     )
 
 
-def reauthenticated(record: UserSession, at: datetime) -> None:
-    """The person proved who they are again, at `at`; commit."""
-    record.authenticated_at = at
+def reauthenticated(record, at: datetime) -> None:
+    """The person proved who they are again, at `at`, in session `record`; commit."""
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == record.id)
+        .values(authenticated_at=at)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
 
 
@@ -158,35 +136,27 @@ def _end(condition, reason: str) -> int:
     return result.rowcount
 
 
-def _read_session(parameters: dict[str, str]) -> UserSession | None:
-    """Run the signed-in read on its own, in autocommit mode, and hand the connection back at once.
+def _read_signed_in(parameters: dict[str, str]) -> list:
+    """Run the signed-in read on its own connection, in autocommit mode, and hand the connection
+    back at once; inside the request's transaction if something earlier began one.
 
     A single SELECT gains nothing from a transaction: at READ COMMITTED it sees the same rows
     either way. Without one, PostgreSQL is spared a BEGIN and a ROLLBACK round trip on every
     signed-in page, and the request holds no transaction open (and no connection) while it waits
-    on the provider. The objects stay loaded (the session does not expire them on commit);
-    whatever the request writes later begins a transaction of its own at its first statement.
+    on the provider; whatever the request writes later begins a transaction of its own. The rows
+    are taken before the connection goes back to the pool: a cursor left open would hold
+    SQLite's read lock, and a writer's commit would wait on it.
     """
-    return _autocommit_read(
-        _SESSION_BY_KEY, parameters, lambda result: result.unique().scalar_one_or_none()
-    )
-
-
-def _autocommit_read(statement, parameters: dict, take):
-    """`take(result)` of a read run in autocommit mode, unless this request already began a
-    transaction. The rows are taken before the connection goes back to the pool: a cursor left
-    open would hold SQLite's read lock, and a writer's commit would wait on it."""
     session = db.session()  # this request's Session, behind the scoped proxy
     if session.in_transaction():
-        # Something earlier in this request began a transaction: read inside it.
-        return take(session.execute(statement, parameters))
-    with session.begin():
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        return take(session.execute(statement, parameters))
+        return session.execute(signed_in.STATEMENT, parameters).mappings().all()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(signed_in.STATEMENT, parameters).mappings().all()
 
 
-def _mark_seen(record: UserSession) -> None:
-    """Move `last_seen_at` on, in a statement of its own (autocommit, like the read)."""
+def _mark_seen(record) -> datetime:
+    """Move `last_seen_at` on, in a statement of its own (autocommit, like the read); returns
+    the time written."""
     now = utcnow()
     session = db.session()
     statement = (
@@ -201,8 +171,7 @@ def _mark_seen(record: UserSession) -> None:
         with session.begin():
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             session.execute(statement)
-    # The loaded object follows, as a value already stored (nothing pending for a flush).
-    set_committed_value(record, "last_seen_at", now)
+    return now
 
 
 def _text_claim(claims: Mapping[str, Any], name: str) -> str | None:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 import config
 import oauth
@@ -34,6 +34,8 @@ _THREAD_LOCKS = tuple(threading.Lock() for _ in range(64))
 # API call: read once, a key serves every later view. The ciphertext is the cache key: a new key,
 # or the same key encrypted again under a rotated encryption key, is a new ciphertext.
 DPOP_KEYS_KEPT = 1024
+# Where a request keeps the link rows its refreshes read again (`latest`), by id.
+_WRITTEN_LINKS = "accounts_links_written"
 
 
 class UnreadableCiphertext(Exception):
@@ -206,6 +208,7 @@ def fresh_access_token(
             row_locks.release()
             raise LinkRemoved(provider_name)
         refreshed_meanwhile = link.access_token_ciphertext != stale_ciphertext
+        _written(link)  # what this request shows of the link from now on
         if not force_refresh or refreshed_meanwhile:
             try:
                 token = _current_access_token(link)
@@ -321,10 +324,25 @@ def revoke(link: LinkedAccount) -> None:
     discard(link)
 
 
-def mark_reconnect_needed(link: LinkedAccount) -> None:
-    """Discard the link's tokens and mark it for reconnection, committed."""
-    discard(link)
-    db.session.commit()
+def mark_reconnect_needed(link) -> None:
+    """Discard the link's tokens and mark it for reconnection, committed. `link` may be the
+    signed-in snapshot's (`accounts.signed_in`): the row is then loaded by id to change it."""
+    row = link if isinstance(link, LinkedAccount) else db.session.get(LinkedAccount, link.id)
+    if row is not None:  # None: unlinked meanwhile, nothing left to mark
+        discard(row)
+        db.session.commit()
+
+
+def latest(link):
+    """The link as this request last saw it: the row a refresh read again under its lock (and
+    changed, or found changed by another worker), else `link` as the page read it."""
+    return g.get(_WRITTEN_LINKS, {}).get(link.id, link)
+
+
+def _written(row: LinkedAccount) -> None:
+    # Kept for the rest of the request: the page read the link before the refresh, and shows
+    # what the refresh wrote (the session's identity map holds rows only weakly).
+    g.setdefault(_WRITTEN_LINKS, {})[row.id] = row
 
 
 def _give_up(link: LinkedAccount, reason: str) -> NoReturn:

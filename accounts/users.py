@@ -36,9 +36,14 @@ def find_link(provider: str, subject: str) -> LinkedAccount | None:
     ).scalar_one_or_none()
 
 
-def link_of(user: User, provider: str) -> LinkedAccount | None:
-    """The user's link to that provider, if they have one."""
-    return next((link for link in user.linked_accounts if link.provider == provider), None)
+def link_of(user, provider: str) -> LinkedAccount | None:
+    """The user's link to that provider, if they have one: the row itself, to read or change
+    (`user` is often the signed-in snapshot, which changes nothing)."""
+    return db.session.execute(
+        select(LinkedAccount).where(
+            LinkedAccount.user_id == user.id, LinkedAccount.provider == provider
+        )
+    ).scalar_one_or_none()
 
 
 def sign_in(result: SignInResult, *, provider_title: str) -> User:
@@ -106,10 +111,16 @@ def _email_in_use(email: str) -> bool:
 
 
 def link(
-    user: User, result: SignInResult, *, provider_title: str, combined: bool = False
+    signed_in_user, result: SignInResult, *, provider_title: str, combined: bool = False
 ) -> LinkedAccount:
     """Link a verified identity to the signed-in user, or refresh the tokens of their link.
     `combined`: the grant includes the scopes granted before (see `scopes.record`)."""
+    # The account's row, to change it (the signed-in user is a read-only snapshot).
+    user = db.session.get(User, signed_in_user.id)
+    if user is None:
+        raise AccountRuleError(
+            "account_deleted", "Your account was deleted meanwhile. Nothing was changed."
+        )
     identity = result.identity
     owner_link = find_link(identity.provider, identity.subject)
     if owner_link is not None and owner_link.user_id != user.id:

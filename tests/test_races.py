@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from flask import request, request_started
@@ -19,7 +20,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from extensions import db
-from models import LinkedAccount, User
+from models import LinkedAccount, User, utcnow
 from tests.forms import csrf_token
 from tests.test_linking import link, post, rows
 
@@ -31,12 +32,13 @@ def app_overrides(corp_env):
 
 
 @contextmanager
-def meanwhile(app, *statements: str) -> Iterator[None]:
-    """While inside, each POST first loads the signed-in user, then another connection runs the
-    statements and commits: what a competing request that won the race would have done."""
+def meanwhile(app, *statements: str, method: str = "POST") -> Iterator[None]:
+    """While inside, each request of `method` first loads the signed-in user, then another
+    connection runs the statements and commits: what a competing request that won the race
+    would have done."""
 
     def competing_request(sender, **extra):
-        if request.method == "POST" and current_user.is_authenticated:
+        if request.method == method and current_user.is_authenticated:
             with db.engine.begin() as connection:
                 for statement in statements:
                     connection.execute(text(statement))
@@ -54,7 +56,7 @@ def meanwhile(app, *statements: str) -> Iterator[None]:
         pytest.param(
             "DELETE FROM linked_accounts WHERE provider = 'demo'",
             "/profile/refresh/demo",
-            "Demo Provider is no longer linked to your account",
+            "Demo Provider is not linked to your account",
             id="refresh-after-unlink",
         ),
         pytest.param(
@@ -82,6 +84,24 @@ def test_a_change_that_another_tab_just_made_is_said_and_the_rules_hold(
         response = post(client, action)
     assert response.status_code == 303
     assert message in client.get("/profile").get_data(as_text=True)
+    assert rows(app, LinkedAccount) == 1
+
+
+def test_a_page_whose_link_was_unlinked_after_it_read_the_user_says_so(flow, client, app):
+    # The page read the user with both links; the other tab's unlink commits before this page's
+    # refresh of the expired token locks the row: the refresh finds nothing to refresh.
+    flow.sign_in("alice")
+    link(flow, "corp")
+    with app.app_context():
+        db.session.execute(
+            text("UPDATE linked_accounts SET expires_at = :past WHERE provider = 'demo'"),
+            {"past": utcnow() - timedelta(seconds=1)},
+        )
+        db.session.commit()
+    with meanwhile(app, "DELETE FROM linked_accounts WHERE provider = 'demo'", method="GET"):
+        page = client.get("/profile")
+    assert page.status_code == 200
+    assert "Demo Provider was just unlinked." in page.get_data(as_text=True)
     assert rows(app, LinkedAccount) == 1
 
 

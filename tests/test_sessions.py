@@ -5,11 +5,11 @@ written at most once a minute.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import inspect, select, update
-from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy import select, update
 
 from accounts import browsers, sessions
 from extensions import db
@@ -65,12 +65,27 @@ def test_a_request_never_reads_the_keys_of_the_other_sessions(app, laptop_and_ph
         user = sessions.load_user(laptop_session.key)
         listed = {record.id: record for record in sessions.active(user)}
         assert set(listed) == {laptop_session.id, phone_session.id}
-        # This browser's own session is read whole; another's key (a credential for that
-        # browser) is never read, and reading it by mistake fails instead of querying for it.
-        assert listed[laptop_session.id].key == laptop_session.key
-        assert "key" not in inspect(listed[phone_session.id]).dict
-        with pytest.raises(InvalidRequestError):
-            _ = listed[phone_session.id].key
+        # This browser's own session is read whole (its key is the cookie it sent); another's
+        # key, a credential for that browser, is never read: the listed sessions have no such
+        # field, and the phone's key is nowhere in what the request holds.
+        assert user.current_session.key == laptop_session.key
+        assert not hasattr(listed[phone_session.id], "key")
+        assert phone_session.key not in repr(user)
+
+
+def test_the_signed_in_user_is_a_snapshot_that_changes_nothing(app, laptop_and_phone):
+    # Pages read the person; a change made through what they read would be lost, so it fails.
+    laptop_session, _ = rows(app)
+    with app.test_request_context():
+        user = sessions.load_user(laptop_session.key)
+        for record, name in [
+            (user, "display_name"),
+            (user.current_session, "authenticated_at"),
+            (user.linked_accounts[0], "status"),
+            (user.active_sessions[0], "last_seen_at"),
+        ]:
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(record, name, None)
 
 
 def test_signing_out_another_session_signs_that_browser_out_and_says_why(app, laptop_and_phone):

@@ -327,9 +327,12 @@ def test_the_signed_in_read_joins_a_transaction_the_request_already_began(flow, 
     flow.sign_in("alice")
     with app.app_context():
         stored = db.session.execute(select(UserSession)).scalar_one()
+        stored.user.display_name = "Alice, renamed in this transaction"
+        db.session.flush()  # written, not committed
 
         user = accounts.load_user(stored.key)
 
-        # Left open for the code that began it, which will commit or roll back itself.
-        assert user is stored.user
+        # Read inside that transaction (it sees the change no other connection can see yet),
+        # and left open for the code that began it, which will commit or roll back itself.
+        assert user.display_name == "Alice, renamed in this transaction"
         assert db.session().in_transaction()

@@ -81,6 +81,23 @@ def test_an_expired_access_token_is_refreshed_once_before_the_api_call(flow, pro
         assert the_link(app).refreshed_at is not None
 
 
+def test_the_page_that_refreshed_shows_the_new_tokens_status(flow, client, app):
+    # The page read the link before the refresh: what it shows is what the refresh wrote.
+    flow.sign_in("alice")
+    expire_access_token(app)
+
+    page = client.get("/profile").get_data(as_text=True)
+
+    with app.app_context():
+        refreshed = the_link(app)
+        expected = {
+            "Access token expires": refreshed.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "Last refreshed": refreshed.refreshed_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        }
+    for label, value in expected.items():
+        assert f"<dt>{label}</dt><dd>{value}</dd>" in page
+
+
 def test_a_token_within_the_leeway_is_refreshed_too(flow, provider, client, app):
     flow.sign_in("alice")
     with app.app_context():
