@@ -61,8 +61,9 @@ class User(UserMixin, db.Model):
         back_populates="user", cascade="all, delete-orphan"
     )
 
-    #: The UserSession this request runs in, set by accounts.sessions when it loads the user
-    #: (not a column: one user has many sessions).
+    #: The UserSession a sign-in just started, set by `accounts.sessions.start` for the rest of
+    #: that request (not a column: one user has many sessions). Later requests read the user as
+    #: a snapshot with its session (`accounts.signed_in`).
     current_session = None
 
     def get_id(self) -> str | None:
