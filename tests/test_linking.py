@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import LinkedAccount, User
+from tests.conftest import Flow
 from tests.forms import csrf_token
 from tests.misbehaving import MisbehavingProvider
 
@@ -55,6 +56,20 @@ def test_a_user_can_link_a_second_provider(flow, client, app):
     assert page.count('class="badge badge-connected"') == 2
     assert rows(app, User) == 1
     assert rows(app, LinkedAccount) == 2
+
+
+def test_two_links_and_two_sessions_each_show_once(flow, client, app, provider):
+    # The signed-in read returns a row per pair of a link and a live session: four here.
+    flow.sign_in("alice")
+    link(flow, "corp")
+    assert Flow(app.test_client(), provider).sign_in("alice").status_code == 303
+
+    page = client.get("/profile").get_data(as_text=True)
+
+    assert page.count('class="badge badge-connected"') == 2
+    assert page.count('<li class="session">') == 2
+    assert page.count("This session") == 1
+    assert page.index('id="link-demo"') < page.index('id="link-corp"')  # oldest link first
 
 
 def test_either_linked_provider_signs_in_to_the_same_account(flow, client, app):
