@@ -1,6 +1,7 @@
 """The rules about people: who a verified identity signs in as, linking and unlinking providers,
 deleting an account, sessions; and what is kept for them: the token vault (`tokens`), sign-ins in
-flight (`login_attempts`), what the profile shows of each link (`linked_profiles`).
+flight (`login_attempts`), what the profile shows of each link (`linked_profiles`), and the
+signed-in user as each request reads it (`signed_in`, a read-only snapshot).
 
 Views import this package and call its rules (`accounts.sign_in(...)`); the vault and the other
 modules are imported by name (`from accounts import tokens`).
