@@ -137,41 +137,42 @@ def _end(condition, reason: str) -> int:
 
 
 def _read_signed_in(parameters: dict[str, str]) -> list:
-    """Run the signed-in read on its own connection, in autocommit mode, and hand the connection
-    back at once; inside the request's transaction if something earlier began one.
+    """The signed-in read's rows, taken on a connection of its own (`_on_its_own`)."""
+    return _on_its_own(signed_in.STATEMENT, parameters, lambda result: result.mappings().all())
 
-    A single SELECT gains nothing from a transaction: at READ COMMITTED it sees the same rows
-    either way. Without one, PostgreSQL is spared a BEGIN and a ROLLBACK round trip on every
-    signed-in page, and the request holds no transaction open (and no connection) while it waits
-    on the provider; whatever the request writes later begins a transaction of its own. The rows
-    are taken before the connection goes back to the pool: a cursor left open would hold
+
+def _mark_seen(record) -> datetime:
+    """Move `last_seen_at` on, in a statement of its own (like the read); returns the time
+    written."""
+    now = utcnow()
+    _on_its_own(
+        update(UserSession)
+        .where(UserSession.id == record.id, UserSession.ended_at.is_(None))
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False),
+        {},
+        lambda result: None,
+    )
+    return now
+
+
+def _on_its_own(statement, parameters: dict, take):
+    """`take(result)` of one statement run on a connection of its own in autocommit mode, the
+    connection handed back at once; inside the request's transaction if something earlier in
+    the request began one.
+
+    A single statement gains nothing from a transaction: at READ COMMITTED a SELECT sees the same
+    rows either way. Without one, PostgreSQL is spared a BEGIN and a COMMIT or ROLLBACK round trip
+    on every signed-in page, and the request holds no transaction open (and no connection) while
+    it waits on the provider; whatever the request writes later begins a transaction of its own.
+    The rows are taken before the connection goes back to the pool: a cursor left open would hold
     SQLite's read lock, and a writer's commit would wait on it.
     """
     session = db.session()  # this request's Session, behind the scoped proxy
     if session.in_transaction():
-        return session.execute(signed_in.STATEMENT, parameters).mappings().all()
+        return take(session.execute(statement, parameters))
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return connection.execute(signed_in.STATEMENT, parameters).mappings().all()
-
-
-def _mark_seen(record) -> datetime:
-    """Move `last_seen_at` on, in a statement of its own (autocommit, like the read); returns
-    the time written."""
-    now = utcnow()
-    session = db.session()
-    statement = (
-        update(UserSession)
-        .where(UserSession.id == record.id, UserSession.ended_at.is_(None))
-        .values(last_seen_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if session.in_transaction():
-        session.execute(statement)
-    else:
-        with session.begin():
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            session.execute(statement)
-    return now
+        return take(connection.execute(statement, parameters))
 
 
 def _text_claim(claims: Mapping[str, Any], name: str) -> str | None:
