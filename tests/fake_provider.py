@@ -154,6 +154,13 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def half_hash(value: str, function=hashlib.sha256) -> str:
+    """An ID token hash claim (`at_hash`) as OIDC Core §3.1.3.8 builds it: the left half of the
+    value's hash, base64url."""
+    digest = function(value.encode("ascii")).digest()
+    return b64url(digest[: len(digest) // 2])
+
+
 def s256(verifier: str) -> str:
     """The PKCE S256 code challenge of a verifier (RFC 7636 section 4.2)."""
     return b64url(hashlib.sha256(verifier.encode("ascii")).digest())
@@ -232,8 +239,7 @@ class FakeProvider:
         # Refreshed ID tokens carry no nonce (OIDC Core section 12.2).
         if nonce:
             claims["nonce"] = nonce
-        digest = hashlib.sha256(access_token.encode("ascii")).digest()
-        claims["at_hash"] = b64url(digest[: len(digest) // 2])
+        claims["at_hash"] = half_hash(access_token)
         claims.update(self.claims(grant.username, scope))
         header = {"alg": ALGORITHM, "kid": self.signing_key.kid}
         return jwt.encode(header, claims, self.signing_key, algorithms=[ALGORITHM])

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from extensions import db
 from models import LinkedAccount, LinkStatus, User, utcnow
 from tests.conftest import CLIENT_ID, CLIENT_SECRET
+from tests.fake_provider import half_hash
 from tests.live_provider import query
 from tests.misbehaving import (
     DROP,
@@ -339,12 +340,6 @@ def test_an_at_hash_under_an_algorithm_without_a_known_hash_fails_closed(flow, m
     # Signed RS256 as pinned, but the claim cannot be checked against anything: refuse.
     misbehave.id_token_claims(at_hash=12345)
     assert_refused_before_any_api_call(flow.sign_in(), app, flow, "id_token_invalid_at_hash")
-
-
-def half_hash(value: str, function) -> str:
-    """at_hash as Core §3.1.3.8 builds it: the left half of the hash, base64url."""
-    digest = function(value.encode("ascii")).digest()
-    return b64url(digest[: len(digest) // 2])
 
 
 def sign_with_ed25519(misbehave, app, alg: str, at_hash, access_token: str | None = None) -> None:
